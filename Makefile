@@ -1,0 +1,68 @@
+# Two commands matter: `make demo` (the main job) and `make test` (every check).
+# Each target creates what is missing and nothing else: a second run reinstalls nothing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .rempart/tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+REMPART := $(VENV)/bin/rempart
+
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: help demo test lint format stop venv clean
+
+help:
+	@echo "make demo   run Rempart end to end on the demo files (embedded PostgreSQL)"
+	@echo "make test   run every check: ruff, sqlfluff, pytest"
+	@echo "make lint   ruff and sqlfluff only"
+	@echo "make stop   stop what make demo left running"
+
+# uv, pinned, in a private tools folder: nothing is installed outside the project.
+$(UV):
+	@echo "==> bootstrapping uv $(UV_VERSION) into $(TOOLS)"
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# The pipeline environment, from the lock file; rebuilt only when the lock changes.
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	@echo "==> syncing $(VENV) from uv.lock"
+	@$(UV) sync --frozen --quiet
+	@touch $@
+
+venv: $(VENV)/.synced
+
+demo: venv
+	@$(REMPART) db start
+	@$(REMPART) db status
+
+stop: venv
+	@$(REMPART) db stop
+
+lint: venv
+	@echo "==> ruff"
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@echo "==> sqlfluff (dbt templater, on a throw-away database)"
+	@$(REMPART) db scratch -- $(VENV)/bin/sqlfluff lint models dbt_project
+
+format: venv
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+	@$(REMPART) db scratch -- $(VENV)/bin/sqlfluff fix models dbt_project
+
+test: lint
+	@echo "==> pytest"
+	@$(VENV)/bin/pytest
+
+clean:
+	rm -rf target logs .pytest_cache .ruff_cache

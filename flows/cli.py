@@ -1,0 +1,197 @@
+"""The `rempart` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from flows.database import DatabaseError, EmbeddedServer, connection_info, temporary_server
+from flows.secrets import SecretError
+from flows.settings import Settings, load_settings
+
+
+class CommandError(RuntimeError):
+    """A failure the user can act on: printed as one line, exit code 1, no traceback."""
+
+
+def tool_environment(settings: Settings) -> dict[str, str]:
+    """Environment for dbt, psql and other tools: where the database is, never a password."""
+    connection = connection_info(settings)
+    env = {
+        **connection.libpq_env(),
+        "REMPART_DB_HOST": connection.host,
+        "REMPART_DB_PORT": str(connection.port),
+        "REMPART_DB_USER": connection.user,
+        "REMPART_DB_NAME": connection.dbname,
+        "REMPART_DB_SSLMODE": connection.options.get(
+            "sslmode", "disable" if connection.host.startswith("/") else "prefer"
+        ),
+        "DBT_PROFILES_DIR": str(settings.project_dir / "dbt_project"),
+        "DBT_PROJECT_DIR": str(settings.project_dir),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    return env
+
+
+def _venv_binary(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+# -- rempart db ---------------------------------------------------------------------------
+
+
+def db_start(settings: Settings) -> int:
+    if settings.database_url:
+        connection = connection_info(settings)
+        with connection.connect(connect_timeout=10):
+            pass
+        print(f"using the external server {connection.url()} (reachable); nothing to start")
+        return 0
+    for message in EmbeddedServer(settings).start():
+        print(message)
+    return 0
+
+
+def db_stop(settings: Settings) -> int:
+    if settings.database_url:
+        print("REMPART_DATABASE_URL is set: the external server is not ours to stop")
+        return 0
+    print(EmbeddedServer(settings).stop())
+    return 0
+
+
+def db_status(settings: Settings) -> int:
+    if settings.database_url:
+        connection = connection_info(settings)
+        try:
+            with connection.connect(connect_timeout=5) as conn:
+                version = conn.execute("show server_version").fetchone()
+        except DatabaseError as error:
+            print(f"external server: unreachable ({error})")
+            return 1
+        print(f"external server: reachable, PostgreSQL {version[0] if version else '?'}")
+        return 0
+    status = EmbeddedServer(settings).status()
+    print(f"embedded server: {status.detail}")
+    return 0 if status.running else 1
+
+
+def db_url(settings: Settings) -> int:
+    print(connection_info(settings).url())
+    return 0
+
+
+def db_psql(settings: Settings, extra: Sequence[str]) -> int:
+    psql = str(EmbeddedServer.binary("psql"))
+    if not Path(psql).exists():
+        psql = "psql"
+    os.execvp(psql, [psql, connection_info(settings).url(), *extra])
+    return 0  # not reached
+
+
+def db_scratch(settings: Settings, command: Sequence[str]) -> int:
+    import subprocess
+
+    command = list(command[1:] if command[:1] == ["--"] else command)
+    if not command:
+        raise CommandError("rempart db scratch needs a command to run, e.g. -- sqlfluff lint")
+    with temporary_server(settings) as scratch:
+        env = {**os.environ, **tool_environment(scratch)}
+        env.pop("REMPART_DATABASE_URL", None)
+        env["REMPART_STATE_DIR"] = str(scratch.state_dir)
+        return subprocess.run(command, env=env, cwd=settings.project_dir, check=False).returncode
+
+
+# -- rempart env / dbt --------------------------------------------------------------------
+
+
+def print_env(settings: Settings) -> int:
+    for key, value in tool_environment(settings).items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def run_dbt(settings: Settings, args: Sequence[str]) -> int:
+    import subprocess
+
+    env = {**os.environ, **tool_environment(settings)}
+    completed = subprocess.run(
+        [_venv_binary("dbt"), *args], cwd=settings.project_dir, env=env, check=False
+    )
+    return completed.returncode
+
+
+# -- argument parsing ---------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rempart",
+        description="Rempart: files in, governed KPI dashboards out, on your own machine.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="the database: start, stop, status, url, psql")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("start", help="start the embedded server (harmless if running)")
+    db_commands.add_parser("stop", help="stop the embedded server")
+    db_commands.add_parser("status", help="say whether the database is up (exit 1 if not)")
+    db_commands.add_parser("url", help="print a libpq URL (no password: it names a pgpass file)")
+    psql = db_commands.add_parser("psql", help="open psql on the database")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed to psql")
+
+    scratch = db_commands.add_parser(
+        "scratch", help="run a command against a fresh throw-away server, then remove it"
+    )
+    scratch.add_argument("scratch_command", nargs=argparse.REMAINDER, help="command and arguments")
+
+    commands.add_parser("env", help='print shell exports for dbt and psql: eval "$(rempart env)"')
+    dbt = commands.add_parser("dbt", help="run dbt with Rempart's connection settings")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="passed to dbt")
+    return parser
+
+
+def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
+    if arguments.command == "db":
+        if arguments.db_command == "psql":
+            return db_psql(settings, arguments.psql_args)
+        if arguments.db_command == "scratch":
+            return db_scratch(settings, arguments.scratch_command)
+        actions = {"start": db_start, "stop": db_stop, "status": db_status, "url": db_url}
+        return actions[arguments.db_command](settings)
+    if arguments.command == "env":
+        return print_env(settings)
+    if arguments.command == "dbt":
+        return run_dbt(settings, arguments.dbt_args)
+    raise CommandError(f"unknown command {arguments.command}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return dispatch(arguments, settings)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"REMPART_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+        )
+        print(f"rempart: error: invalid settings: {problems}", file=sys.stderr)
+        return 2
+    except (CommandError, DatabaseError, SecretError) as error:
+        print(f"rempart: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rempart: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Runtime settings: one typed object, read from `REMPART_*` variables and an optional `.env`."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything Rempart reads from its environment.
+
+    Paths default to folders of the project; relative paths are taken from the project root,
+    so the command behaves the same from any working directory.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="REMPART_",
+        env_file=PROJECT_DIR / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    state_dir: Path = Field(
+        default=Path(".rempart"),
+        description="State folder: embedded database, secrets, logs, Prefect and Superset state.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="libpq URL of an external PostgreSQL server; unset means the embedded one.",
+    )
+    inbox_dir: Path = Field(default=Path("data/inbox"), description="Where new files arrive.")
+    archive_dir: Path = Field(
+        default=Path("data/archive"), description="Encrypted copies of landed files."
+    )
+    quarantine_dir: Path = Field(
+        default=Path("data/quarantine"), description="Rejected files and their error reports."
+    )
+    max_file_size_mb: int = Field(default=512, gt=0, description="Largest file the loader accepts.")
+    user: str = Field(
+        default_factory=getpass.getuser, description="Who is acting, as written to the audit trail."
+    )
+    superset_port: int = Field(default=8088, gt=0, lt=65536, description="Superset's port.")
+
+    def model_post_init(self, _context: object) -> None:
+        for name in ("state_dir", "inbox_dir", "archive_dir", "quarantine_dir"):
+            path: Path = getattr(self, name).expanduser()
+            if not path.is_absolute():
+                path = PROJECT_DIR / path
+            object.__setattr__(self, name, path)
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.state_dir / "secrets"
+
+    @property
+    def project_dir(self) -> Path:
+        return PROJECT_DIR
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url
+
+
+def load_settings() -> Settings:
+    """Read the settings afresh (the environment may have changed, e.g. in tests)."""
+    return Settings()

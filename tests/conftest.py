@@ -1,0 +1,76 @@
+"""Shared fixtures: every test session gets its own throw-away PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from flows.database import connection_info, temporary_server
+from flows.settings import PROJECT_DIR, Settings, load_settings
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _isolated_environment(settings: Settings) -> dict[str, str]:
+    return {
+        "REMPART_STATE_DIR": str(settings.state_dir),
+        "REMPART_INBOX_DIR": str(settings.state_dir / "data" / "inbox"),
+        "REMPART_ARCHIVE_DIR": str(settings.state_dir / "data" / "archive"),
+        "REMPART_QUARANTINE_DIR": str(settings.state_dir / "data" / "quarantine"),
+        "DBT_TARGET_PATH": str(settings.state_dir / "dbt-target"),
+        "DBT_LOG_PATH": str(settings.state_dir / "dbt-logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def rempart_settings() -> Iterator[Settings]:
+    """Settings for a fresh embedded server in a temporary folder, set in the environment too.
+
+    Subprocesses (`rempart ...`, dbt) inherit the environment, so they reach the same server.
+    The user's `.rempart/` and any `REMPART_DATABASE_URL` are never used by tests.
+    """
+    saved = dict(os.environ)
+    os.environ.pop("REMPART_DATABASE_URL", None)
+    try:
+        with temporary_server(load_settings()) as scratch:
+            os.environ.update(_isolated_environment(scratch))
+            yield load_settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture
+def db(rempart_settings: Settings) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the session's database, as its administrator."""
+    with connection_info(rempart_settings).connect(autocommit=True) as conn:
+        yield conn
+
+
+def run_rempart(
+    *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `rempart` command line as a user would, capturing its output."""
+    completed = subprocess.run(
+        [str(VENV_BIN / "rempart"), *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+    if check and completed.returncode != 0:
+        raise AssertionError(
+            f"rempart {' '.join(args)} exited {completed.returncode}\n"
+            f"stdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
+        )
+    return completed

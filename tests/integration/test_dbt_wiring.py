@@ -1,0 +1,34 @@
+"""dbt reaches the same database through `rempart dbt` and through plain `dbt`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from flows.settings import PROJECT_DIR
+from tests.conftest import run_rempart
+
+
+def test_rempart_dbt_build_then_plain_dbt_test(db: psycopg.Connection) -> None:
+    built = run_rempart("dbt", "build", "--select", "dim_dates")
+    assert "Completed successfully" in built.stdout
+    days = db.execute("select count(*), min(date_day) from marts.dim_dates").fetchone()
+    assert days is not None and days[0] > 3650
+
+    rempart = Path(sys.executable).parent / "rempart"
+    plain = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'eval "$({rempart} env)" && {Path(sys.executable).parent}/dbt test --select dim_dates',
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "PASS=3" in plain.stdout
