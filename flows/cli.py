@@ -12,8 +12,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from flows.database import DatabaseError, EmbeddedServer, connection_info, temporary_server
-from flows.secrets import SecretError
+from flows.secrets import SecretError, SecretStore
 from flows.settings import Settings, load_settings
+from loaders.schema import KeyMismatchError
 
 
 class CommandError(RuntimeError):
@@ -129,6 +130,46 @@ def run_dbt(settings: Settings, args: Sequence[str]) -> int:
     return completed.returncode
 
 
+# -- rempart ingest / audit / archive ------------------------------------------------------
+
+
+def run_ingest(settings: Settings, paths: Sequence[Path]) -> int:
+    from flows.ingest import exit_code, ingest
+
+    return exit_code(ingest(settings, paths))
+
+
+def audit_verify(settings: Settings) -> int:
+    from flows.ingest import prepare_landing
+    from loaders.audit import verify_chain
+
+    prepare_landing(settings)
+    key = SecretStore(settings.secrets_dir).get_bytes("audit_key")
+    with connection_info(settings).connect() as conn:
+        report = verify_chain(conn, key)
+    if report.intact:
+        print(f"audit trail intact: {report.events} events verified")
+        return 0
+    print(f"audit trail BROKEN at event {report.broken_event_id}: {report.problem}")
+    return 4
+
+
+def archive_decrypt(settings: Settings, source: Path, output: Path) -> int:
+    from loaders.archive import ArchiveError, decrypt_file
+
+    if not source.is_file():
+        raise CommandError(f"no such archive: {source}")
+    if output.exists():
+        raise CommandError(f"{output} exists: choose another output path")
+    key = SecretStore(settings.secrets_dir).get_bytes("archive_key")
+    try:
+        decrypt_file(source, output, key)
+    except ArchiveError as error:
+        raise CommandError(f"{source}: {error}") from error
+    print(f"restored {output} ({output.stat().st_size:,} bytes)")
+    return 0
+
+
 # -- argument parsing ---------------------------------------------------------------------
 
 
@@ -145,37 +186,65 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("stop", help="stop the embedded server")
     db_commands.add_parser("status", help="say whether the database is up (exit 1 if not)")
     db_commands.add_parser("url", help="print a libpq URL (no password: it names a pgpass file)")
-    psql = db_commands.add_parser("psql", help="open psql on the database")
-    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed to psql")
+    db_commands.add_parser("psql", help="open psql on the database (arguments go to psql)")
 
-    scratch = db_commands.add_parser(
+    db_commands.add_parser(
         "scratch", help="run a command against a fresh throw-away server, then remove it"
     )
-    scratch.add_argument("scratch_command", nargs=argparse.REMAINDER, help="command and arguments")
+
+    ingest = commands.add_parser("ingest", help="land files (default: the inbox) into raw")
+    ingest.add_argument("paths", nargs="*", type=Path, help="files or folders (default: inbox)")
+
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_commands.add_parser("verify", help="check every event's keyed hash and chain link")
+
+    archive = commands.add_parser("archive", help="the encrypted archive of landed files")
+    archive_commands = archive.add_subparsers(
+        dest="archive_command", required=True, metavar="ACTION"
+    )
+    decrypt = archive_commands.add_parser("decrypt", help="restore an archived file")
+    decrypt.add_argument("archive_file", type=Path, help="a .enc file from the archive")
+    decrypt.add_argument("-o", "--output", type=Path, required=True, help="where to write it")
 
     commands.add_parser("env", help='print shell exports for dbt and psql: eval "$(rempart env)"')
-    dbt = commands.add_parser("dbt", help="run dbt with Rempart's connection settings")
-    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="passed to dbt")
+    commands.add_parser(
+        "dbt", help="run dbt with Rempart's connection settings (arguments go to dbt)"
+    )
     return parser
 
 
 def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
     if arguments.command == "db":
         if arguments.db_command == "psql":
-            return db_psql(settings, arguments.psql_args)
+            return db_psql(settings, arguments.passthrough)
         if arguments.db_command == "scratch":
-            return db_scratch(settings, arguments.scratch_command)
+            return db_scratch(settings, arguments.passthrough)
         actions = {"start": db_start, "stop": db_stop, "status": db_status, "url": db_url}
         return actions[arguments.db_command](settings)
+    if arguments.command == "ingest":
+        return run_ingest(settings, arguments.paths)
+    if arguments.command == "audit":
+        return audit_verify(settings)
+    if arguments.command == "archive":
+        return archive_decrypt(settings, arguments.archive_file, arguments.output)
     if arguments.command == "env":
         return print_env(settings)
     if arguments.command == "dbt":
-        return run_dbt(settings, arguments.dbt_args)
+        return run_dbt(settings, arguments.passthrough)
     raise CommandError(f"unknown command {arguments.command}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # dbt, psql and scratch pass everything after their name through untouched.
+    passthrough: list[str] = []
+    for prefix in (["dbt"], ["db", "psql"], ["db", "scratch"]):
+        if argv[: len(prefix)] == prefix:
+            argv, passthrough = prefix, argv[len(prefix) :]
+            break
     arguments = build_parser().parse_args(argv)
+    arguments.passthrough = passthrough
     try:
         settings = load_settings()
         return dispatch(arguments, settings)
@@ -185,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"rempart: error: invalid settings: {problems}", file=sys.stderr)
         return 2
-    except (CommandError, DatabaseError, SecretError) as error:
+    except (CommandError, DatabaseError, SecretError, KeyMismatchError, FileNotFoundError) as error:
         print(f"rempart: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

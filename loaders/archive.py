@@ -1,0 +1,124 @@
+"""Encrypted archive of landed files: AES-256-GCM, streamed in chunks, tamper-evident.
+
+Format (version 1):
+
+    header  = b"RMPRT\\x01" || salt (16 bytes) || nonce prefix (7 bytes)
+    chunk_i = AES-256-GCM(key = HKDF-SHA256(archive key, salt),
+                          nonce = prefix || i (4 bytes, big-endian) || last (1 byte),
+                          plaintext = up to 1 MiB, associated data = header)
+
+Each file gets its own key (random salt); the chunk counter stops reordering and the `last`
+flag stops truncation: a file whose final chunk is missing does not decrypt.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+MAGIC = b"RMPRT\x01"
+SALT_BYTES = 16
+PREFIX_BYTES = 7
+HEADER_BYTES = len(MAGIC) + SALT_BYTES + PREFIX_BYTES
+PLAIN_CHUNK = 1 << 20
+TAG_BYTES = 16
+
+
+class ArchiveError(RuntimeError):
+    """An archive cannot be decrypted: wrong key, corrupted or tampered with."""
+
+
+def _file_key(master_key: bytes, salt: bytes) -> AESGCM:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"rempart archive v1")
+    return AESGCM(derived.derive(master_key))
+
+
+def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
+    return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
+
+
+def _read_exact(handle: BinaryIO, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size and (chunk := handle.read(size - len(data))):
+        data += chunk
+    return bytes(data)
+
+
+def encrypt_stream(source: BinaryIO, target: BinaryIO, master_key: bytes) -> None:
+    salt = secrets.token_bytes(SALT_BYTES)
+    prefix = secrets.token_bytes(PREFIX_BYTES)
+    header = MAGIC + salt + prefix
+    cipher = _file_key(master_key, salt)
+    target.write(header)
+    index = 0
+    current = _read_exact(source, PLAIN_CHUNK)
+    while True:
+        following = _read_exact(source, PLAIN_CHUNK) if len(current) == PLAIN_CHUNK else b""
+        last = not following
+        target.write(cipher.encrypt(_nonce(prefix, index, last), current, header))
+        if last:
+            return
+        current, index = following, index + 1
+
+
+def decrypt_stream(source: BinaryIO, target: BinaryIO, master_key: bytes) -> None:
+    header = _read_exact(source, HEADER_BYTES)
+    if len(header) != HEADER_BYTES or not header.startswith(MAGIC):
+        raise ArchiveError("not a Rempart archive (bad header)")
+    salt = header[len(MAGIC) : len(MAGIC) + SALT_BYTES]
+    prefix = header[len(MAGIC) + SALT_BYTES :]
+    cipher = _file_key(master_key, salt)
+    index = 0
+    current = _read_exact(source, PLAIN_CHUNK + TAG_BYTES)
+    while True:
+        following = (
+            _read_exact(source, PLAIN_CHUNK + TAG_BYTES)
+            if len(current) == PLAIN_CHUNK + TAG_BYTES
+            else b""
+        )
+        last = not following
+        try:
+            target.write(cipher.decrypt(_nonce(prefix, index, last), current, header))
+        except InvalidTag as error:
+            raise ArchiveError(
+                f"chunk {index} fails authentication: the archive was altered, truncated, "
+                "or the key is not the one it was made with"
+            ) from error
+        if last:
+            return
+        current, index = following, index + 1
+
+
+def _write_atomically(path: Path, writer: object) -> None:
+    """Write through a temporary file in the same folder, renamed into place on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            writer(handle)  # type: ignore[operator]
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def encrypt_file(source: BinaryIO, target: Path, master_key: bytes) -> None:
+    source.seek(0)
+    _write_atomically(target, lambda handle: encrypt_stream(source, handle, master_key))
+    source.seek(0)
+
+
+def decrypt_file(source: Path, target: Path, master_key: bytes) -> None:
+    """Restore an archived file; nothing is written unless every chunk authenticates."""
+    with source.open("rb") as handle:
+        _write_atomically(target, lambda out: decrypt_stream(handle, out, master_key))
