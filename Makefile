@@ -43,7 +43,9 @@ venv: $(VENV)/.synced
 
 demo: venv
 	@$(REMPART) db start
-	@$(REMPART) db status
+	@$(REMPART) examples
+	@$(REMPART) ingest
+	@$(REMPART) audit verify
 
 stop: venv
 	@$(REMPART) db stop

@@ -139,6 +139,17 @@ def run_ingest(settings: Settings, paths: Sequence[Path]) -> int:
     return exit_code(ingest(settings, paths))
 
 
+def copy_examples(settings: Settings) -> int:
+    import shutil
+
+    source = settings.project_dir / "data" / "examples" / "files"
+    settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+    for example in sorted(source.iterdir()):
+        shutil.copyfile(example, settings.inbox_dir / example.name)
+        print(f"copied {example.name} into {settings.inbox_dir}")
+    return 0
+
+
 def audit_verify(settings: Settings) -> int:
     from flows.ingest import prepare_landing
     from loaders.audit import verify_chain
@@ -195,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="land files (default: the inbox) into raw")
     ingest.add_argument("paths", nargs="*", type=Path, help="files or folders (default: inbox)")
 
+    commands.add_parser("examples", help="copy the demo files into the inbox")
+
     audit = commands.add_parser("audit", help="the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_commands.add_parser("verify", help="check every event's keyed hash and chain link")
@@ -224,6 +237,8 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
         return actions[arguments.db_command](settings)
     if arguments.command == "ingest":
         return run_ingest(settings, arguments.paths)
+    if arguments.command == "examples":
+        return copy_examples(settings)
     if arguments.command == "audit":
         return audit_verify(settings)
     if arguments.command == "archive":

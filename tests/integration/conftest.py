@@ -27,6 +27,8 @@ class Landing:
         return self.settings.inbox_dir
 
     def drop(self, name: str, content: bytes | str, encoding: str = "utf-8") -> Path:
+        """Put a file in the inbox. Tests share one database: content already landed by
+        another test is a duplicate, so give each test content of its own."""
         self.inbox.mkdir(parents=True, exist_ok=True)
         path = self.inbox / name
         path.write_bytes(content.encode(encoding) if isinstance(content, str) else content)

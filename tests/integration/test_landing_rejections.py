@@ -166,7 +166,7 @@ def test_size_limit_is_configurable(landing: Landing) -> None:
 
 def test_declared_utf8_refuses_windows_1252(landing: Landing) -> None:
     landing.settings = landing.settings.model_copy(update={"csv_encoding": "utf-8"})
-    path = landing.drop("declared.csv", "ville;pays\nSão Paulo;Brésil\n", "cp1252")
+    path = landing.drop("declared.csv", "ville;pays\nSão Paulo;Brésil\nRio;Brésil\n", "cp1252")
     [result] = landing.ingest(path)
     assert result.message == (
         "declared.csv (line 2, column 2): undecodable bytes; expected text in UTF-8, "
@@ -175,8 +175,8 @@ def test_declared_utf8_refuses_windows_1252(landing: Landing) -> None:
 
 
 def test_a_bad_file_does_not_stop_the_good_ones(landing: Landing) -> None:
-    good = landing.drop("a_good.csv", "kpi,value\nrevenue,1\n")
-    bad = landing.drop("b_bad.csv", "kpi,value\nrevenue,1,2\n")
-    also_good = landing.drop("c_good.json", '[{"kpi": "units"}]')
+    good = landing.drop("a_good.csv", "kpi,value\nmargin,17\n")
+    bad = landing.drop("b_bad.csv", "kpi,value\nmargin,1,2\n")
+    also_good = landing.drop("c_good.json", '[{"kpi": "margin"}]')
     results = landing.ingest(good, bad, also_good)
     assert [r.status for r in results] == ["landed", "failed", "landed"]
