@@ -11,7 +11,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from flows.database import DatabaseError, EmbeddedServer, connection_info, temporary_server
+from flows.database import (
+    DatabaseError,
+    EmbeddedServer,
+    connection_info,
+    role_connection,
+    temporary_server,
+)
+from flows.provision import TRANSFORMER_ROLE, prepare_database
 from flows.secrets import SecretError, SecretStore
 from flows.settings import Settings, load_settings
 from loaders.schema import KeyMismatchError
@@ -22,8 +29,8 @@ class CommandError(RuntimeError):
 
 
 def tool_environment(settings: Settings) -> dict[str, str]:
-    """Environment for dbt, psql and other tools: where the database is, never a password."""
-    connection = connection_info(settings)
+    """Environment for dbt and other tools, as the transformer role; never a password."""
+    connection = role_connection(settings, TRANSFORMER_ROLE)
     env = {
         **connection.libpq_env(),
         "REMPART_DB_HOST": connection.host,
@@ -105,6 +112,7 @@ def db_scratch(settings: Settings, command: Sequence[str]) -> int:
     if not command:
         raise CommandError("rempart db scratch needs a command to run, e.g. -- sqlfluff lint")
     with temporary_server(settings) as scratch:
+        prepare_database(scratch)
         env = {**os.environ, **tool_environment(scratch)}
         env.pop("REMPART_DATABASE_URL", None)
         env["REMPART_STATE_DIR"] = str(scratch.state_dir)
@@ -115,6 +123,7 @@ def db_scratch(settings: Settings, command: Sequence[str]) -> int:
 
 
 def print_env(settings: Settings) -> int:
+    prepare_database(settings)
     for key, value in tool_environment(settings).items():
         print(f"export {key}={shlex.quote(value)}")
     return 0
@@ -123,6 +132,7 @@ def print_env(settings: Settings) -> int:
 def run_dbt(settings: Settings, args: Sequence[str]) -> int:
     import subprocess
 
+    prepare_database(settings)
     env = {**os.environ, **tool_environment(settings)}
     completed = subprocess.run(
         [_venv_binary("dbt"), *args], cwd=settings.project_dir, env=env, check=False
@@ -151,10 +161,9 @@ def copy_examples(settings: Settings) -> int:
 
 
 def audit_verify(settings: Settings) -> int:
-    from flows.ingest import prepare_landing
     from loaders.audit import verify_chain
 
-    prepare_landing(settings)
+    prepare_database(settings)
     key = SecretStore(settings.secrets_dir).get_bytes("audit_key")
     with connection_info(settings).connect() as conn:
         report = verify_chain(conn, key)

@@ -10,22 +10,12 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from flows.database import DatabaseError, connection_info, role_connection, role_password
+from flows.database import DatabaseError, role_connection
+from flows.provision import prepare_database
 from flows.secrets import SecretStore
 from flows.settings import Settings
 from loaders.landing import LandingConfig, LandingResult, inbox_files, land_file
-from loaders.schema import LOADER_ROLE, migrate
-
-
-def prepare_landing(settings: Settings) -> None:
-    """Create or update the landing schema and the loader role, as administrator."""
-    secrets = SecretStore(settings.secrets_dir)
-    with connection_info(settings).connect() as admin:
-        migrate(
-            admin,
-            audit_key=secrets.get_bytes("audit_key"),
-            loader_password=role_password(settings, LOADER_ROLE),
-        )
+from loaders.schema import LOADER_ROLE
 
 
 def landing_config(settings: Settings) -> LandingConfig:
@@ -64,7 +54,7 @@ def ingest(
     if not files:
         console.print(f"nothing to ingest: no file in {settings.inbox_dir}")
         return []
-    prepare_landing(settings)
+    prepare_database(settings)
     config = landing_config(settings)
     results: list[LandingResult] = []
     interactive = console.is_terminal

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -97,19 +98,29 @@ def decrypt_stream(source: BinaryIO, target: BinaryIO, master_key: bytes) -> Non
         current, index = following, index + 1
 
 
-def _write_atomically(path: Path, writer: object) -> None:
+def _write_atomically(path: Path, writer: Callable[[BinaryIO], None]) -> None:
     """Write through a temporary file in the same folder, renamed into place on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
-            writer(handle)  # type: ignore[operator]
+            writer(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+        _sync_folder(path.parent)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename durable: the caller deletes the only other copy once this returns."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def encrypt_file(source: BinaryIO, target: Path, master_key: bytes) -> None:

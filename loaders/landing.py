@@ -132,8 +132,12 @@ def _land_rows(
         rows = 0
         try:
             with conn.cursor().copy(
-                sql.SQL("copy {} (file_id, sheet, row_number, cells) from stdin").format(target)
+                sql.SQL(
+                    "copy {} (file_id, sheet, row_number, cells) from stdin (format binary)"
+                ).format(target)
             ) as copy:
+                # Binary COPY: psycopg encodes each row in C, several times faster than text.
+                copy.set_types(["bigint", "text", "integer", "text[]"])
                 for row_number, cells in sheet.rows:
                     copy.write_row((file_id, sheet.name, row_number, cells))
                     rows += 1
