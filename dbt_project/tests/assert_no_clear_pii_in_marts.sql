@@ -1,0 +1,55 @@
+{#
+    Fails when any text column of any relation in the marts schema holds a clear PII value:
+    a name, employee ID or e-mail found in the landed files, or anything shaped like an
+    unmasked e-mail address. Columns are found at run time, so a new mart is covered
+    without being listed.
+#}
+{{ config(severity='error') }}
+
+{%- set marts_schema = 'marts' %}
+{%- set text_columns = [] %}
+{%- if execute %}
+    {%- set query %}
+        select table_name, column_name
+        from information_schema.columns
+        where
+            table_schema = '{{ marts_schema }}'
+            and data_type in ('text', 'character varying')
+        order by table_name, column_name
+    {%- endset %}
+    {%- set text_columns = run_query(query).rows %}
+{%- endif %}
+
+with
+
+pii_values as (
+    select pii_value from {{ ref('int_pii_values_listed') }}
+),
+
+mart_cells as (
+    {%- for table_name, column_name in text_columns %}
+        select distinct
+            '{{ table_name }}' as table_name,
+            '{{ column_name }}' as column_name,
+            lower(trim({{ adapter.quote(column_name) }})) as cell
+        from {{ api.Relation.create(schema=marts_schema, identifier=table_name) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- else %}
+        select null::text as table_name, null::text as column_name, null::text as cell
+        where false
+    {%- endfor %}
+),
+
+final as (
+    select
+        table_name,
+        column_name,
+        count(*) as clear_pii_values
+    from mart_cells
+    where
+        cell in (select pii_value from pii_values)
+        or cell ~ '^[^*@[:space:]]{2,}@[^@[:space:]]+\.[a-z]{2,}$'
+    group by table_name, column_name
+)
+
+select * from final

@@ -1,0 +1,36 @@
+{#
+    The verdict on every landed row of every known source: accepted (rejection_reason null)
+    or rejected, with the column and the value that failed. Feeds the data-quality marts.
+#}
+with
+
+sales_checks as (
+    select
+        file_id, sheet_name, row_number, source_kind, kpi_value_id as business_key,
+        rejection_reason, checked_column, checked_value, landed_at
+    from {{ ref('int_sales_values_parsed') }}
+),
+
+headcount_checks as (
+    select
+        file_id, sheet_name, row_number, source_kind, employee_week_id as business_key,
+        rejection_reason, checked_column, checked_value, landed_at
+    from {{ ref('int_headcount_rows_parsed') }}
+),
+
+ticket_checks as (
+    select
+        file_id, sheet_name, row_number, source_kind, ticket_id as business_key,
+        rejection_reason, checked_column, checked_value, landed_at
+    from {{ ref('int_tickets_parsed') }}
+),
+
+final as (
+    select * from sales_checks
+    union all
+    select * from headcount_checks
+    union all
+    select * from ticket_checks
+)
+
+select * from final

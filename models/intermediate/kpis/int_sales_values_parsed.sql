@@ -1,0 +1,111 @@
+{#
+    Every landed row of the French sales exports, typed: one candidate KPI value per row, or
+    the reason it cannot be one (rejection_reason), so nothing is dropped unseen.
+#}
+with
+
+rows_extracted as (
+    {{ extract_cells('sales_fr', [
+        'measured_on', 'department', 'category', 'subcategory',
+        'kpi_code', 'value', 'unit', 'comment'
+    ]) }}
+),
+
+department_aliases as (
+    select * from {{ ref('department_aliases') }}
+),
+
+category_aliases as (
+    select * from {{ ref('category_aliases') }}
+    where source_kind = 'sales_fr'
+),
+
+kpi_definitions as (
+    select * from {{ ref('kpi_definitions') }}
+),
+
+rows_parsed as (
+    select
+        file_id,
+        sheet_name,
+        row_number,
+        file_name,
+        landed_at,
+        uploaded_by,
+        measured_on_text,
+        value_text,
+        {{ parse_date('measured_on_text', 'date_order') }} as measured_on,
+        {{ parse_number('value_text', 'decimal_separator') }} as parsed_value,
+        {{ normalise_key('department_text') }} as department_key,
+        {{ normalise_key('category_text') }} as category_key,
+        {{ normalise_text('subcategory_text') }} as subcategory,
+        {{ normalise_key('kpi_code_text') }} as kpi_code,
+        {{ normalise_text('unit_text') }} as unit
+    from rows_extracted
+),
+
+rows_mapped as (
+    select
+        rows_parsed.*,
+        department_aliases.department_slug as department,
+        coalesce(category_aliases.category, initcap(rows_parsed.category_key)) as category,
+        kpi_definitions.kpi_code as known_kpi_code,
+        kpi_definitions.missing_value_policy
+    from rows_parsed
+    left join department_aliases
+        on rows_parsed.department_key = department_aliases.alias
+    left join category_aliases
+        on rows_parsed.category_key = category_aliases.alias
+    left join kpi_definitions
+        on
+            rows_parsed.kpi_code = kpi_definitions.kpi_code
+            and kpi_definitions.source_kind = 'sales_fr'
+),
+
+final as (
+    select
+        file_id,
+        sheet_name,
+        row_number,
+        file_name,
+        landed_at,
+        uploaded_by,
+        'sales_fr' as source_kind,
+        measured_on,
+        kpi_code,
+        department,
+        category,
+        subcategory,
+        unit,
+        case
+            when parsed_value is not null then parsed_value
+            when {{ normalise_text('value_text') }} is null and missing_value_policy = 'zero' then 0
+        end as kpi_value,
+        md5(concat_ws(
+            '|', 'sales_fr', measured_on, kpi_code, department, category, subcategory
+        )) as kpi_value_id,
+        case
+            when measured_on is null then 'invalid_date'
+            when known_kpi_code is null then 'unknown_kpi'
+            when department is null then 'unknown_department'
+            when parsed_value is not null then null
+            when {{ normalise_text('value_text') }} is not null then 'unparseable_number'
+            when missing_value_policy = 'zero' then null
+            else 'missing_value'
+        end as rejection_reason,
+        case
+            when measured_on is null then 'measured_on'
+            when known_kpi_code is null then 'kpi_code'
+            when department is null then 'department'
+            else 'value'
+        end as checked_column,
+        case
+            when measured_on is null then measured_on_text
+            when known_kpi_code is null then kpi_code
+            when department is null then department_key
+            else value_text
+        end as checked_value
+    from rows_mapped
+)
+
+select * from final

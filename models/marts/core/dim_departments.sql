@@ -1,0 +1,15 @@
+with
+
+departments as (
+    select * from {{ ref('departments') }}
+),
+
+final as (
+    select
+        department_slug as department,
+        department_name,
+        description as department_description
+    from departments
+)
+
+select * from final

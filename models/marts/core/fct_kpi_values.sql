@@ -1,0 +1,101 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='kpi_value_id',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['kpi_value_id'], 'unique': true},
+            {'columns': ['measured_on']},
+            {'columns': ['kpi_code', 'department']},
+        ],
+    )
+}}
+
+{#
+    One row per KPI value: the latest word on each business key (day, KPI, department,
+    category, subcategory). Incremental: each run reads only the files landed since the last
+    one and merges them in; the file that landed last wins, and the value it replaced is kept
+    beside it (previous_value, previous_source_file_id) for reviewers. Every version stays in
+    the snapshot snap_kpi_values.
+#}
+with
+
+kpi_values as (
+    select * from {{ ref('int_kpi_values_unioned') }}
+    {% if is_incremental() %}
+        where landed_at > (
+            select coalesce(max(source_landed_at), '-infinity'::timestamptz) from {{ this }}
+        )
+    {% endif %}
+),
+
+values_ranked as (
+    select
+        *,
+        row_number() over (
+            partition by kpi_value_id
+            order by landed_at desc, file_id desc, row_number desc
+        ) as recency_rank,
+        count(*) over (partition by kpi_value_id) as candidate_count
+    from kpi_values
+),
+
+runners_up as (
+    select
+        kpi_value_id,
+        kpi_value,
+        file_id
+    from values_ranked
+    where recency_rank = 2
+),
+
+{% if is_incremental() %}
+current_values as (
+    select
+        kpi_value_id,
+        kpi_value,
+        source_file_id,
+        version_number
+    from {{ this }}
+    where kpi_value_id in (select kpi_value_id from kpi_values)
+),
+{% endif %}
+
+final as (
+    select
+        winners.kpi_value_id,
+        winners.measured_on,
+        winners.kpi_code,
+        winners.kpi_value,
+        winners.department,
+        winners.category,
+        winners.subcategory,
+        winners.source_kind,
+        winners.file_id as source_file_id,
+        winners.file_name as source_file_name,
+        winners.row_number as source_row_number,
+        winners.uploaded_by as source_uploaded_by,
+        winners.landed_at as source_landed_at,
+        {% if is_incremental() %}
+            coalesce(current_values.kpi_value, runners_up.kpi_value) as previous_value,
+            coalesce(current_values.source_file_id, runners_up.file_id)
+                as previous_source_file_id,
+            (coalesce(current_values.version_number, 0) + winners.candidate_count)::integer
+                as version_number
+        {% else %}
+            runners_up.kpi_value as previous_value,
+            runners_up.file_id as previous_source_file_id,
+            winners.candidate_count::integer as version_number
+        {% endif %}
+    from values_ranked as winners
+    left join runners_up
+        on winners.kpi_value_id = runners_up.kpi_value_id
+    {% if is_incremental() %}
+        left join current_values
+            on winners.kpi_value_id = current_values.kpi_value_id
+    {% endif %}
+    where winners.recency_rank = 1
+)
+
+select * from final
