@@ -35,9 +35,24 @@ mart_cells as (
         from {{ api.Relation.create(schema=marts_schema, identifier=table_name) }}
         {% if not loop.last %}union all{% endif %}
     {%- else %}
-        select null::text as table_name, null::text as column_name, null::text as cell
+        select
+            null::text as table_name,
+            null::text as column_name,
+            null::text as cell
         where false
     {%- endfor %}
+),
+
+cells_in_clear as (
+    select
+        mart_cells.table_name,
+        mart_cells.column_name
+    from mart_cells
+    left join pii_values
+        on mart_cells.cell = pii_values.pii_value
+    where
+        pii_values.pii_value is not null
+        or mart_cells.cell ~ '^[^*@[:space:]]{2,}@[^@[:space:]]+\.[a-z]{2,}$'
 ),
 
 final as (
@@ -45,10 +60,7 @@ final as (
         table_name,
         column_name,
         count(*) as clear_pii_values
-    from mart_cells
-    where
-        cell in (select pii_value from pii_values)
-        or cell ~ '^[^*@[:space:]]{2,}@[^@[:space:]]+\.[a-z]{2,}$'
+    from cells_in_clear
     group by table_name, column_name
 )
 

@@ -6,22 +6,43 @@ with
 
 sales_checks as (
     select
-        file_id, sheet_name, row_number, source_kind, kpi_value_id as business_key,
-        rejection_reason, checked_column, checked_value, landed_at
+        file_id,
+        sheet_name,
+        row_number,
+        source_kind,
+        kpi_value_id as business_key,
+        rejection_reason,
+        checked_column,
+        checked_value,
+        landed_at
     from {{ ref('int_sales_values_parsed') }}
 ),
 
 headcount_checks as (
     select
-        file_id, sheet_name, row_number, source_kind, employee_week_id as business_key,
-        rejection_reason, checked_column, checked_value, landed_at
+        file_id,
+        sheet_name,
+        row_number,
+        source_kind,
+        employee_week_id as business_key,
+        rejection_reason,
+        checked_column,
+        checked_value,
+        landed_at
     from {{ ref('int_headcount_rows_parsed') }}
 ),
 
 ticket_checks as (
     select
-        file_id, sheet_name, row_number, source_kind, ticket_id as business_key,
-        rejection_reason, checked_column, checked_value, landed_at
+        file_id,
+        sheet_name,
+        row_number,
+        source_kind,
+        ticket_id as business_key,
+        rejection_reason,
+        checked_column,
+        checked_value,
+        landed_at
     from {{ ref('int_tickets_parsed') }}
 ),
 

@@ -45,12 +45,13 @@ final as (
         kpis_aggregated.row_number,
         kpis_aggregated.landed_at
     from kpis_aggregated
-    cross join lateral (
-        values
-        ('tickets_opened', kpis_aggregated.tickets_opened),
-        ('resolution_hours', kpis_aggregated.resolution_hours),
-        ('satisfaction_score', kpis_aggregated.satisfaction_score)
-    ) as kpi_values (kpi_code, kpi_value)
+    cross join
+        lateral (
+            values
+            ('tickets_opened', kpis_aggregated.tickets_opened),
+            ('resolution_hours', kpis_aggregated.resolution_hours),
+            ('satisfaction_score', kpis_aggregated.satisfaction_score)
+        ) as kpi_values (kpi_code, kpi_value)
     {# Averages over no rated or closed ticket are no value: the policy for them is 'drop'. #}
     where kpi_values.kpi_value is not null
 )

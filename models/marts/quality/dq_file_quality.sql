@@ -97,7 +97,9 @@ final as (
         coalesce(checks_counted.duplicate_rows, 0)::bigint as duplicate_rows,
         coalesce(reasons_counted.rejections_by_reason, '{}'::jsonb) as rejections_by_reason,
         round(
-            coalesce(cells_counted.empty_cell_count::numeric / nullif(cells_counted.cell_count, 0), 0),
+            coalesce(
+                cells_counted.empty_cell_count::numeric / nullif(cells_counted.cell_count, 0), 0
+            ),
             4
         ) as empty_cell_rate
     from files

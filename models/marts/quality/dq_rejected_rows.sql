@@ -18,7 +18,7 @@ row_checks as (
     select * from {{ ref('int_row_checks_unioned') }}
     where
         rejection_reason is not null
-        {% if is_incremental() %}
+    {% if is_incremental() %}
             and landed_at > (
                 select coalesce(max(landed_at), '-infinity'::timestamptz) from {{ this }}
             )
