@@ -58,8 +58,13 @@ class Warehouse:
         }
         env.pop("REMPART_DATABASE_URL", None)
         completed = subprocess.run(
-            [str(DBT), *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-            timeout=900, check=False,
+            [str(DBT), *args],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         if check and completed.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed:\n{completed.stdout[-6000:]}")
@@ -87,11 +92,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     """The demo files landed and built, from an empty database."""
     work = tmp_path_factory.mktemp("warehouse")
     with temporary_server(load_settings()) as scratch:
-        settings = scratch.model_copy(update={
-            "inbox_dir": work / "inbox",
-            "archive_dir": work / "archive",
-            "quarantine_dir": work / "quarantine",
-        })
+        settings = scratch.model_copy(
+            update={
+                "inbox_dir": work / "inbox",
+                "archive_dir": work / "archive",
+                "quarantine_dir": work / "quarantine",
+            }
+        )
         prepare_database(settings)
         built = Warehouse(settings, work / "target", work / "logs")
         built.land(*sorted(EXAMPLES.iterdir()))
@@ -110,13 +117,22 @@ def after_november(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactor
 
 
 def test_demo_files_build_into_every_mart(warehouse: Warehouse) -> None:
-    counts = dict(warehouse.query(
-        "select source_kind, count(*) from marts.fct_kpi_values group by source_kind"
-    ))
+    counts = dict(
+        warehouse.query(
+            "select source_kind, count(*) from marts.fct_kpi_values group by source_kind"
+        )
+    )
     assert set(counts) == {"sales_fr", "hr_headcount", "support_tickets"}
     assert counts["sales_fr"] > 1500
-    for mart in ("kpi_daily_summary", "dim_kpis", "dim_departments", "dim_data_sources",
-                 "dq_file_quality", "dq_source_quality", "dq_rejected_rows"):
+    for mart in (
+        "kpi_daily_summary",
+        "dim_kpis",
+        "dim_departments",
+        "dim_data_sources",
+        "dq_file_quality",
+        "dq_source_quality",
+        "dq_rejected_rows",
+    ):
         assert warehouse.query(f"select count(*) from marts.{mart}")[0][0] > 0, mart
 
 
@@ -129,11 +145,13 @@ def test_rejected_values_of_the_demo_files_are_in_the_quality_mart(warehouse: Wa
     assert ("sales_fr_2026-09.csv", 758, "unparseable_number", "n/a") in rejected
     assert ("sales_fr_2026-10.csv", 686, "unparseable_number", "12,5,3") in rejected
     assert ("support_tickets_2026-10.jsonl", 60, "invalid_date", "2026-13-01T10:00:00Z") in rejected
-    per_file = dict(warehouse.query(
-        "select file_name, rejections_by_reason from marts.dq_file_quality"
-    ))
+    per_file = dict(
+        warehouse.query("select file_name, rejections_by_reason from marts.dq_file_quality")
+    )
     assert per_file["sales_fr_2026-09.csv"] == {
-        "invalid_date": 1, "missing_value": 2, "unparseable_number": 1
+        "invalid_date": 1,
+        "missing_value": 2,
+        "unparseable_number": 1,
     }
 
 
@@ -145,9 +163,7 @@ def test_october_restatement_wins_over_september(warehouse: Warehouse) -> None:
         "where fct.measured_on = '2026-09-28' and fct.kpi_code = 'chiffre_affaires' "
         "and fct.department = 'sales' and fct.subcategory = 'Café'"
     )
-    assert (source, previous_source, version) == (
-        "sales_fr_2026-10.csv", "sales_fr_2026-09.csv", 2
-    )
+    assert (source, previous_source, version) == ("sales_fr_2026-10.csv", "sales_fr_2026-09.csv", 2)
     assert value > 0
 
 
@@ -175,10 +191,12 @@ def test_incremental_build_touches_only_the_new_file(after_november: Warehouse) 
 
 
 def test_every_parse_format_on_real_rows(after_november: Warehouse) -> None:
-    values = dict(after_november.query(
-        "select measured_on::text || ' ' || kpi_code || ' ' || department, kpi_value "
-        "from marts.fct_kpi_values where source_file_name = 'sales_fr_2026-11.csv'"
-    ))
+    values = dict(
+        after_november.query(
+            "select measured_on::text || ' ' || kpi_code || ' ' || department, kpi_value "
+            "from marts.fct_kpi_values where source_file_name = 'sales_fr_2026-11.csv'"
+        )
+    )
     assert values == {
         "2026-11-01 chiffre_affaires sales": Decimal("1234.56"),
         "2026-11-02 taux_conversion sales": Decimal("3.45"),
@@ -223,7 +241,8 @@ def test_pseudonyms_are_keyed_hmacs_and_stable(warehouse: Warehouse) -> None:
     expected = hmac.new(key, b"emp-1001", hashlib.sha256).hexdigest()[:32]
     keys = warehouse.query(
         "select distinct employee_key from intermediate.int_headcount_rows_parsed "
-        "where employee_key = %s", expected,
+        "where employee_key = %s",
+        expected,
     )
     assert keys == [(expected,)]
     masked = warehouse.query(
@@ -274,10 +293,12 @@ def test_every_model_documented_and_keyed_and_lineage_reaches_the_marts(
     warehouse.dbt("docs", "generate")
     manifest = json.loads((warehouse.target / "manifest.json").read_text())
     catalog = json.loads((warehouse.target / "catalog.json").read_text())
-    models = {uid: node for uid, node in manifest["nodes"].items()
-              if node["resource_type"] == "model"}
+    models = {
+        uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"
+    }
     tested = {
-        node["attached_node"] for node in manifest["nodes"].values()
+        node["attached_node"]
+        for node in manifest["nodes"].values()
         if node["resource_type"] == "test"
         and node.get("test_metadata", {}).get("name") in ("unique", "unique_combination")
     }
@@ -295,5 +316,8 @@ def test_every_model_documented_and_keyed_and_lineage_reaches_the_marts(
             if parent not in ancestors:
                 ancestors.add(parent)
                 frontier.append(parent)
-    assert {"source.rempart.raw.records", "source.rempart.raw.files",
-            "seed.rempart.header_aliases"} <= ancestors
+    assert {
+        "source.rempart.raw.records",
+        "source.rempart.raw.files",
+        "seed.rempart.header_aliases",
+    } <= ancestors

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from flows.database import EmbeddedServer
+from flows.provision import prepare_database
 from flows.settings import Settings
 from tests.conftest import run_rempart
 
@@ -102,6 +103,16 @@ def test_external_url_is_used_and_its_password_never_printed(
     password = server.secrets.get("db_admin_password")
     external = f"postgresql://rempart_admin:{password}@/rempart?host={server.socket_dir}"
     env = {"REMPART_DATABASE_URL": external, "REMPART_STATE_DIR": str(tmp_path / "state")}
+    prepare_database(rempart_settings)
+    # The same database with another state folder: its keys and role passwords must come from
+    # the original secrets store, as files (Docker-secrets style), or the database refuses.
+    for name in (
+        "audit_key",
+        "pseudonymisation_key",
+        "db_rempart_loader_password",
+        "db_rempart_transformer_password",
+    ):
+        env[f"REMPART_{name.upper()}_FILE"] = str(rempart_settings.secrets_dir / name)
 
     status = run_rempart("db", "status", env=env)
     assert status.stdout.startswith("external server: reachable, PostgreSQL 18")
