@@ -44,6 +44,8 @@ def tool_environment(settings: Settings) -> dict[str, str]:
         "DBT_PROJECT_DIR": str(settings.project_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
+        # Timestamps without a zone in source files are read as UTC, whatever the server says.
+        "PGOPTIONS": "-c timezone=UTC",
     }
     return env
 
