@@ -44,7 +44,7 @@ venv: $(VENV)/.synced
 demo: venv
 	@$(REMPART) db start
 	@$(REMPART) examples
-	@$(REMPART) ingest
+	@$(REMPART) run
 	@$(REMPART) audit verify
 
 stop: venv

@@ -65,6 +65,8 @@ INCREMENT_SHARE = 0.01  # the small file's rows, as a share of the big file's
 INCREMENTAL_TARGET = 0.15  # incremental build seconds / full build seconds
 SLOWEST = 5  # nodes listed per build
 LOG_TAIL_LINES = 40  # lines of dbt's output shown when a build fails
+BUILD_TIMEOUT = 3600  # seconds, per build; a build stopped at this limit counts as failed
+TIMED_OUT = -1  # the return code recorded for such a build
 
 BIG_FILE = "sales_fr_2020-2029.csv"
 SMALL_FILE = "sales_fr_2030-01.csv"  # later by name, and landed later
@@ -320,11 +322,12 @@ def read_run_results(build: Build, path: Path) -> None:
 
 
 class Benchmark:
-    def __init__(self, settings: Settings, workdir: Path) -> None:
+    def __init__(self, settings: Settings, workdir: Path, analyze: bool = False) -> None:
         from flows.cli import tool_environment
 
         self.settings = settings
         self.workdir = workdir
+        self.analyze = analyze
         self.target_dir = workdir / "target"
         self.dbt = dbt_executable()
         self.env = {
@@ -336,6 +339,7 @@ class Benchmark:
         }
         self.env.pop("REMPART_DATABASE_URL", None)
         self.builds: dict[str, Build] = {}
+        self.timeouts: list[str] = []
         self.landing_seconds: dict[str, float] = {}
         self.failures: list[str] = []
 
@@ -384,25 +388,73 @@ class Benchmark:
             progress(f"  FAILED: {self.failures[-1]}")
             return False
         progress(f"  landed in {self.landing_seconds[source.name]:.1f} s")
+        if self.analyze:
+            self.refresh_statistics()
         return True
+
+    def refresh_statistics(self) -> None:
+        """ANALYZE the landing tables (untimed): what a loader that did so would leave."""
+        from flows.database import connection_info
+
+        started = time.perf_counter()
+        with connection_info(self.settings).connect(autocommit=True) as conn:
+            conn.execute("analyze raw.files, raw.sheets, raw.records")
+        progress(
+            f"  ANALYZE raw.files, raw.sheets, raw.records: {time.perf_counter() - started:.1f} s"
+        )
 
     # -- dbt -------------------------------------------------------------------------------
 
-    def run_dbt(self, arguments: list[str], log_path: Path) -> tuple[int, float]:
+    def run_dbt(
+        self, arguments: list[str], log_path: Path, timeout: float | None = None
+    ) -> tuple[int, float]:
+        """Run dbt; past `timeout` seconds, say what it was doing, stop it and return -1."""
         from flows.settings import PROJECT_DIR
 
         with log_path.open("w", encoding="utf-8") as log:
             started = time.perf_counter()
-            completed = subprocess.run(
+            process = subprocess.Popen(
                 [self.dbt, *arguments],
                 cwd=PROJECT_DIR,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                check=False,
             )
+            try:
+                returncode = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.stop_runaway_build(process, timeout or 0.0)
+                returncode = TIMED_OUT
             seconds = time.perf_counter() - started
-        return completed.returncode, seconds
+        return returncode, seconds
+
+    def stop_runaway_build(self, process: subprocess.Popen[bytes], timeout: float) -> None:
+        """Note the queries still running, then stop dbt and its server sessions."""
+        from flows.database import connection_info
+        from flows.provision import TRANSFORMER_ROLE
+
+        query = (
+            "select pid, round(extract(epoch from now() - query_start))::bigint, "
+            "left(regexp_replace(query, '\\s+', ' ', 'g'), 160) "
+            "from pg_stat_activity where usename = %s and state = 'active'"
+        )
+        with connection_info(self.settings).connect(autocommit=True) as conn:
+            running = conn.execute(query, (TRANSFORMER_ROLE,)).fetchall()
+            message = f"still running after {timeout:.0f} s, stopped"
+            if running:
+                message += "; queries then running: " + "; ".join(
+                    f"[{seconds} s] {text}" for _, seconds, text in running
+                )
+            self.timeouts.append(message)
+            progress(f"  TIMEOUT: {message}")
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            for pid, _, _ in running:  # the server would run them to the end otherwise
+                conn.execute("select pg_terminate_backend(%s)", (pid,))
 
     def parse(self) -> bool:
         progress("dbt parse (untimed: every build then starts from the same warm cache)...")
@@ -415,7 +467,7 @@ class Benchmark:
         progress(f"  {seconds:.1f} s")
         return True
 
-    def build(self, key: str, label: str, arguments: list[str]) -> Build:
+    def build(self, key: str, label: str, arguments: list[str], timeout: float) -> Build:
         build = self.builds[key] = Build(
             label, ["build", *arguments], self.workdir / f"dbt-{key}.log"
         )
@@ -423,7 +475,7 @@ class Benchmark:
         self.checkpoint()
         results_path = self.target_dir / "run_results.json"
         results_path.unlink(missing_ok=True)
-        build.returncode, build.seconds = self.run_dbt(build.arguments, build.log_path)
+        build.returncode, build.seconds = self.run_dbt(build.arguments, build.log_path, timeout)
         if results_path.exists():
             kept = self.workdir / f"run_results-{key}.json"
             shutil.copyfile(results_path, kept)
@@ -432,8 +484,11 @@ class Benchmark:
         for node in build.nodes:
             statuses[node.status] += 1
         summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
-        if build.failed:
+        if build.returncode == TIMED_OUT:
+            self.failures.append(f"{label}: {self.timeouts[-1]}")
+        elif build.failed:
             self.failures.append(f"{label}: dbt build exited with {build.returncode}")
+        if build.failed:
             progress(f"  FAILED after {build.seconds:.1f} s ({summary})")
             for node in build.nodes:
                 if node.failed and node.status != "skipped":
@@ -476,18 +531,18 @@ class Benchmark:
         counts["rejected_rows"] = self.scalar("select count(*) from marts.dq_rejected_rows")
 
 
-def measure(bench: Benchmark, plan: DataPlan, big: Path, small: Path) -> None:
+def measure(bench: Benchmark, plan: DataPlan, big: Path, small: Path, timeout: float) -> None:
     """The steps in order; stops at the first failure, since later steps build on it."""
     if not bench.parse() or not bench.land(big, plan.rows):
         return
-    full = bench.build("full", "full build (empty warehouse)", [])
+    full = bench.build("full", "full build (empty warehouse)", [], timeout)
     if full.failed:
         return
     bench.count_after(full)
     progress(f"  {full.counts['fct_keys']:,} distinct KPI keys in marts.fct_kpi_values")
     if not bench.land(small, plan.small_rows):
         return
-    incremental = bench.build("incremental", "incremental build (+1% rows)", [])
+    incremental = bench.build("incremental", "incremental build (+1% rows)", [], timeout)
     if incremental.failed:
         return
     bench.count_after(incremental)
@@ -495,7 +550,7 @@ def measure(bench: Benchmark, plan: DataPlan, big: Path, small: Path) -> None:
         f"  {incremental.counts['from_small_file']:,} rows from {SMALL_FILE}, "
         f"{incremental.counts['updated']:,} of them updates"
     )
-    refresh = bench.build("refresh", "full refresh (reference)", ["--full-refresh"])
+    refresh = bench.build("refresh", "full refresh (reference)", ["--full-refresh"], timeout)
     if not refresh.failed:
         bench.count_after(refresh)
 
@@ -519,6 +574,8 @@ def results_table(bench: Benchmark, plan: DataPlan) -> str:
     def seconds(build: Build | None) -> str:
         if build is None:
             return "not run"
+        if build.returncode == TIMED_OUT:
+            return f"> {build.seconds:.0f} s"
         if build.failed:
             return "FAILED"
         return f"{build.seconds:.1f} s"
@@ -705,8 +762,26 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
             raise argparse.ArgumentTypeError(f"at most {KEY_SPACE // 2:,} distinct keys")
         return value
 
+    def positive_seconds(text: str) -> float:
+        value = float(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError("must be positive")
+        return value
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=positive, default=1_000_000, help="rows of the big file")
+    parser.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=BUILD_TIMEOUT,
+        help=f"stop a build after this many seconds and count it as failed "
+        f"(default {BUILD_TIMEOUT})",
+    )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="ANALYZE the raw tables after each landing (untimed), which the loader does not do",
+    )
     parser.add_argument(
         "--keep",
         action="store_true",
@@ -737,9 +812,9 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             prepare_database(settings)  # what `rempart ingest` and `rempart dbt` run first
-            bench = Benchmark(settings, workdir)
+            bench = Benchmark(settings, workdir, analyze=arguments.analyze)
             server = bench.server_description()
-            measure(bench, plan, big, small)
+            measure(bench, plan, big, small, arguments.timeout)
         report(bench, plan, server, sizes)
         return 1 if bench.failures else 0
     finally:

@@ -192,6 +192,31 @@ def archive_decrypt(settings: Settings, source: Path, output: Path) -> int:
     return 0
 
 
+# -- rempart run / watch / docs ------------------------------------------------------------
+
+
+def run_flow(settings: Settings, arguments: argparse.Namespace) -> int:
+    from flows.orchestration import run_pipeline
+
+    return run_pipeline(settings, arguments.inbox, arguments.select, arguments.full_refresh)
+
+
+def watch_inbox(settings: Settings, arguments: argparse.Namespace) -> int:
+    from flows.orchestration import watch
+
+    return watch(settings, arguments.interval, arguments.quiet_seconds)
+
+
+def serve_docs(settings: Settings, port: int) -> int:
+    """Generate dbt docs and serve them on 127.0.0.1 only (the lineage graph)."""
+    if run_dbt(settings, ["docs", "generate"]) != 0:
+        raise CommandError("dbt docs generate failed (see above)")
+    print(f"dbt docs on http://127.0.0.1:{port} (Ctrl-C stops)")
+    return run_dbt(
+        settings, ["docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser"]
+    )
+
+
 # -- argument parsing ---------------------------------------------------------------------
 
 
@@ -218,6 +243,23 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="*", type=Path, help="files or folders (default: inbox)")
 
     commands.add_parser("examples", help="copy the demo files into the inbox")
+
+    run = commands.add_parser("run", help="the main job: ingest, dbt build, Superset sync")
+    run.add_argument("--inbox", type=Path, help="inbox folder (default: REMPART_INBOX_DIR)")
+    run.add_argument("--select", help="dbt node selection (default: everything)")
+    run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+
+    watch = commands.add_parser("watch", help="run the pipeline whenever files arrive")
+    watch.add_argument("--interval", type=float, default=5.0, help="seconds between looks")
+    watch.add_argument(
+        "--quiet-seconds",
+        type=float,
+        default=5.0,
+        help="a file must stay unchanged this long before it is taken",
+    )
+
+    docs = commands.add_parser("docs", help="generate dbt docs and serve them on 127.0.0.1")
+    docs.add_argument("--port", type=int, default=8580, help="port (default 8580)")
 
     audit = commands.add_parser("audit", help="the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -248,6 +290,12 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
         return actions[arguments.db_command](settings)
     if arguments.command == "ingest":
         return run_ingest(settings, arguments.paths)
+    if arguments.command == "run":
+        return run_flow(settings, arguments)
+    if arguments.command == "watch":
+        return watch_inbox(settings, arguments)
+    if arguments.command == "docs":
+        return serve_docs(settings, arguments.port)
     if arguments.command == "examples":
         return copy_examples(settings)
     if arguments.command == "audit":

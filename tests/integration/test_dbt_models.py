@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from flows.cli import tool_environment

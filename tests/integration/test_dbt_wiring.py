@@ -23,7 +23,8 @@ def test_rempart_dbt_build_then_plain_dbt_test(db: psycopg.Connection) -> None:
         [
             "bash",
             "-c",
-            f'eval "$({rempart} env)" && {Path(sys.executable).parent}/dbt test --select dim_dates --indirect-selection cautious',
+            f'eval "$({rempart} env)" && {Path(sys.executable).parent}/dbt test '
+            "--select dim_dates --indirect-selection cautious",
         ],
         cwd=PROJECT_DIR,
         capture_output=True,
