@@ -2,66 +2,39 @@
     Every candidate KPI value from every source, in one shape, before last-write-wins.
     kpi_value_id is the business key: source kind, day, KPI, department, category, subcategory.
 #}
+{%- set candidates = [
+    ('sales_fr', 'int_sales_values_parsed', 'rejection_reason is null'),
+    ('hr_headcount', 'int_headcount_kpis_aggregated', 'true'),
+    ('support_tickets', 'int_ticket_kpis_aggregated', 'true'),
+] %}
+
 with
 
-sales_values as (
-    select
-        source_kind,
-        measured_on,
-        kpi_code,
-        kpi_value,
-        department,
-        category,
-        subcategory,
-        file_id,
-        file_name,
-        uploaded_by,
-        row_number,
-        landed_at
-    from {{ ref('int_sales_values_parsed') }}
-    where rejection_reason is null
-),
-
-headcount_values as (
-    select
-        'hr_headcount' as source_kind,
-        measured_on,
-        kpi_code,
-        kpi_value,
-        department,
-        category,
-        subcategory,
-        file_id,
-        file_name,
-        uploaded_by,
-        row_number,
-        landed_at
-    from {{ ref('int_headcount_kpis_aggregated') }}
-),
-
-ticket_values as (
-    select
-        'support_tickets' as source_kind,
-        measured_on,
-        kpi_code,
-        kpi_value,
-        department,
-        category,
-        subcategory,
-        file_id,
-        file_name,
-        uploaded_by,
-        row_number,
-        landed_at
-    from {{ ref('int_ticket_kpis_aggregated') }}
-),
+{% for source_kind, model, condition in candidates %}
+    {{ source_kind }}_values as (
+        select
+            '{{ source_kind }}' as source_kind,
+            measured_on,
+            kpi_code,
+            kpi_value,
+            department,
+            category,
+            subcategory,
+            file_id,
+            file_name,
+            uploaded_by,
+            row_number,
+            landed_at
+        from {{ ref(model) }}
+        where {{ condition }}
+    ),
+{% endfor %}
 
 values_unioned as (
-    select * from sales_values
-    union all
-    select * from headcount_values
-    union all
-    select * from ticket_values
+    {%- for source_kind, _, _ in candidates %}
+        select * from {{ source_kind }}_values
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 final as (
