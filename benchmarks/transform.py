@@ -28,19 +28,31 @@ incremental run merged and how many of them were updates, the versions in
 `snapshots.snap_kpi_values`), and dbt's `run_results.json` says where the time went: the five
 slowest nodes of each build and the time spent per kind of node.
 
+Planner statistics: the loader does not ANALYZE what it lands, and dbt does not ANALYZE what it
+builds, so by default the builds run on the statistics autovacuum happens to have gathered,
+as they would in production. With such estimates PostgreSQL may join the two scans of the
+`values_ranked` CTE in `fct_kpi_values` with a nested loop, which makes that model quadratic in
+the number of rows (35 s at 20,000 rows, 140 s at 40,000: a full build of 1,000,000 rows
+would take about a day). `--analyze` runs ANALYZE on the raw tables after each landing
+(untimed), which at 1,000,000 rows is enough for the planner to pick a merge join; it is a way
+to get figures, not a fix. Each build stops after `--timeout` seconds and then counts as
+failed; the report says which queries were still running.
+
 Run from the repository root:
 
-    .venv/bin/python benchmarks/transform.py [--rows N] [--keep]
+    .venv/bin/python benchmarks/transform.py [--rows N] [--analyze] [--timeout S] [--keep]
 
 The results go to stdout, progress to stderr. The target is marked PASS or MISS and never
 changes the exit status, nor do unexpected counts (marked CHECK); it is 1 only when something
-failed: a build, or the parse or the landing that the builds need.
+failed: a build (or one stopped at the timeout), or the parse or the landing the builds need.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import importlib.metadata
 import json
 import math
 import os
@@ -65,7 +77,7 @@ INCREMENT_SHARE = 0.01  # the small file's rows, as a share of the big file's
 INCREMENTAL_TARGET = 0.15  # incremental build seconds / full build seconds
 SLOWEST = 5  # nodes listed per build
 LOG_TAIL_LINES = 40  # lines of dbt's output shown when a build fails
-BUILD_TIMEOUT = 3600  # seconds, per build; a build stopped at this limit counts as failed
+BUILD_TIMEOUT = 1800  # seconds, per build; a build stopped at this limit counts as failed
 TIMED_OUT = -1  # the return code recorded for such a build
 
 BIG_FILE = "sales_fr_2020-2029.csv"
@@ -321,6 +333,19 @@ def read_run_results(build: Build, path: Path) -> None:
         )
 
 
+def describe_query(text: str) -> str:
+    """`node <id>: <statement start>` from a query dbt sent (it opens with a JSON comment)."""
+    node = ""
+    if text.startswith("/*") and "*/" in text:
+        comment, text = text[2:].split("*/", 1)
+        try:
+            node = str(json.loads(comment).get("node_id") or "")
+        except ValueError:
+            node = ""
+    statement = " ".join(text.split())[:90]
+    return f"node {node}: {statement}" if node else statement
+
+
 class Benchmark:
     def __init__(self, settings: Settings, workdir: Path, analyze: bool = False) -> None:
         from flows.cli import tool_environment
@@ -435,7 +460,7 @@ class Benchmark:
 
         query = (
             "select pid, round(extract(epoch from now() - query_start))::bigint, "
-            "left(regexp_replace(query, '\\s+', ' ', 'g'), 160) "
+            "left(regexp_replace(query, '\\s+', ' ', 'g'), 4000) "
             "from pg_stat_activity where usename = %s and state = 'active'"
         )
         with connection_info(self.settings).connect(autocommit=True) as conn:
@@ -443,7 +468,7 @@ class Benchmark:
             message = f"still running after {timeout:.0f} s, stopped"
             if running:
                 message += "; queries then running: " + "; ".join(
-                    f"[{seconds} s] {text}" for _, seconds, text in running
+                    f"{describe_query(text)} (for {seconds} s)" for _, seconds, text in running
                 )
             self.timeouts.append(message)
             progress(f"  TIMEOUT: {message}")
@@ -484,18 +509,19 @@ class Benchmark:
         for node in build.nodes:
             statuses[node.status] += 1
         summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+        summary = f" ({summary})" if summary else ""
         if build.returncode == TIMED_OUT:
             self.failures.append(f"{label}: {self.timeouts[-1]}")
         elif build.failed:
             self.failures.append(f"{label}: dbt build exited with {build.returncode}")
         if build.failed:
-            progress(f"  FAILED after {build.seconds:.1f} s ({summary})")
+            progress(f"  FAILED after {build.seconds:.1f} s{summary}")
             for node in build.nodes:
                 if node.failed and node.status != "skipped":
                     progress(f"  {node.status}: {node.label}: {node.message}")
             self.show_log_tail(build.log_path)
         else:
-            progress(f"  {build.seconds:.1f} s ({summary})")
+            progress(f"  {build.seconds:.1f} s{summary}")
         return build
 
     @staticmethod
@@ -706,7 +732,8 @@ def slowest_table(build: Build) -> str:
     lines.append(f"  {'seconds':>8}  {'share':>6}  {'rows':>10}  {'status':<8}  node")
     wall = build.seconds or 1.0
     for node in build.slowest():
-        rows = f"{node.rows_affected:,}" if isinstance(node.rows_affected, int) else ""
+        counted = node.resource_type in ("model", "snapshot", "seed")  # a test's is its 1 row
+        rows = f"{node.rows_affected:,}" if counted and node.rows_affected is not None else ""
         lines.append(
             f"  {node.seconds:>8.2f}  {node.seconds / wall:>6.1%}  {rows:>10}  "
             f"{node.status:<8}  {node.label}"
@@ -721,6 +748,9 @@ def slowest_table(build: Build) -> str:
 
 def report(bench: Benchmark, plan: DataPlan, server: str, sizes: dict[str, int]) -> None:
     versions = {build.dbt_version for build in bench.builds.values() if build.dbt_version}
+    if not versions:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions.add(importlib.metadata.version("dbt-core"))
     print(
         f"Rempart transform benchmark ({server}; dbt {', '.join(sorted(versions)) or '?'}; "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)"
@@ -729,6 +759,15 @@ def report(bench: Benchmark, plan: DataPlan, server: str, sizes: dict[str, int])
         f"Data: {BIG_FILE} {plan.rows:,} rows ({sizes[BIG_FILE] / MB:.1f} MB), then "
         f"{SMALL_FILE} {plan.small_rows:,} rows ({plan.new_keys:,} new keys, "
         f"{plan.updates:,} updates)."
+    )
+    print(
+        "Planner statistics: "
+        + (
+            "refreshed by ANALYZE of raw.files, raw.sheets, raw.records after each landing "
+            "(--analyze)."
+            if bench.analyze
+            else "as the loader leaves them (no ANALYZE after landing)."
+        )
     )
     landed = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in bench.landing_seconds.items())
     if landed:

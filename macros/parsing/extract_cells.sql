@@ -4,39 +4,49 @@
     renamed, reordered or extra columns needs a seed row, not a code change. Yields one
     `<column>_text` column per requested name (null when the file lacks that column), plus the
     row's file, sheet, row number and the parsing conventions of its source kind.
+
+    The rows are joined once, to one small relation (one row per sheet, with its file's facts),
+    so PostgreSQL reads raw.records in a single pass whatever the number of files.
 #}
 {% macro extract_cells(source_kind, column_names) -%}
     select
         records.file_id,
         records.sheet_name,
         records.row_number,
-        files.file_name,
-        files.landed_at,
-        files.uploaded_by,
-        files.date_order,
-        files.decimal_separator,
+        sheets.file_name,
+        sheets.landed_at,
+        sheets.uploaded_by,
+        sheets.date_order,
+        sheets.decimal_separator,
         {%- for column_name in column_names %}
-        records.cells[positions.{{ column_name }}_position] as {{ column_name }}_text
-        {%- if not loop.last %},{% endif %}
+            records.cells[sheets.{{ column_name }}_position] as {{ column_name }}_text
+            {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ ref('stg_raw__records') }} as records
-    inner join {{ ref('int_files_classified') }} as files
-        on records.file_id = files.file_id
     inner join (
         select
-            file_id,
-            sheet_name,
+            columns_mapped.file_id,
+            columns_mapped.sheet_name,
+            max(files.file_name) as file_name,
+            max(files.landed_at) as landed_at,
+            max(files.uploaded_by) as uploaded_by,
+            max(files.date_order) as date_order,
+            max(files.decimal_separator) as decimal_separator,
             {%- for column_name in column_names %}
-            max(column_position) filter (
-                where column_name = '{{ column_name }}'
-            ) as {{ column_name }}_position
-            {%- if not loop.last %},{% endif %}
+                max(columns_mapped.column_position) filter (
+                    where columns_mapped.column_name = '{{ column_name }}'
+                ) as {{ column_name }}_position
+                {%- if not loop.last %},{% endif %}
             {%- endfor %}
-        from {{ ref('int_sheet_columns_mapped') }}
-        where source_kind = '{{ source_kind }}'
-        group by file_id, sheet_name
-    ) as positions
-        on records.file_id = positions.file_id
-        and records.sheet_name = positions.sheet_name
-    where files.source_kind = '{{ source_kind }}' and files.file_status = 'landed'
+        from {{ ref('int_sheet_columns_mapped') }} as columns_mapped
+        inner join {{ ref('int_files_classified') }} as files
+            on columns_mapped.file_id = files.file_id
+        where
+            files.source_kind = '{{ source_kind }}'
+            and files.file_status = 'landed'
+        group by columns_mapped.file_id, columns_mapped.sheet_name
+    ) as sheets
+        on
+            records.file_id = sheets.file_id
+            and records.sheet_name = sheets.sheet_name
 {%- endmacro %}

@@ -21,7 +21,9 @@ category_aliases as (
     where source_kind = 'hr_headcount'
 ),
 
-rows_parsed as (
+{# Materialized: the normalised keys are computed once per row, then matched to the
+   alias seeds by plain equality (inlined, the planner would re-run them per seed row). #}
+rows_parsed as materialized (
     select
         file_id,
         sheet_name,

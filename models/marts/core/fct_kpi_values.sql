@@ -31,23 +31,21 @@ kpi_values as (
 ),
 
 values_ranked as (
+    {#
+        One pass of window functions, no self-join: the runner-up of each key is the next row
+        in recency order (lead), so the winner and what it replaced come out together.
+    #}
     select
         *,
-        row_number() over (
-            partition by kpi_value_id
-            order by landed_at desc, file_id desc, row_number desc
-        ) as recency_rank,
-        count(*) over (partition by kpi_value_id) as candidate_count
+        row_number() over recency as recency_rank,
+        count(*) over (partition by kpi_value_id) as candidate_count,
+        lead(kpi_value) over recency as runner_up_value,
+        lead(file_id) over recency as runner_up_file_id
     from kpi_values
-),
-
-runners_up as (
-    select
-        kpi_value_id,
-        kpi_value,
-        file_id
-    from values_ranked
-    where recency_rank = 2
+    window recency as (
+        partition by kpi_value_id
+        order by landed_at desc, file_id desc, row_number desc
+    )
 ),
 
 {% if is_incremental() %}
@@ -78,19 +76,17 @@ final as (
         winners.uploaded_by as source_uploaded_by,
         winners.landed_at as source_landed_at,
         {% if is_incremental() %}
-            coalesce(current_values.kpi_value, runners_up.kpi_value) as previous_value,
-            coalesce(current_values.source_file_id, runners_up.file_id)
+            coalesce(current_values.kpi_value, winners.runner_up_value) as previous_value,
+            coalesce(current_values.source_file_id, winners.runner_up_file_id)
                 as previous_source_file_id,
             (coalesce(current_values.version_number, 0) + winners.candidate_count)::integer
                 as version_number
         {% else %}
-            runners_up.kpi_value as previous_value,
-            runners_up.file_id as previous_source_file_id,
+            winners.runner_up_value as previous_value,
+            winners.runner_up_file_id as previous_source_file_id,
             winners.candidate_count::integer as version_number
         {% endif %}
     from values_ranked as winners
-    left join runners_up
-        on winners.kpi_value_id = runners_up.kpi_value_id
     {% if is_incremental() %}
         left join current_values
             on winners.kpi_value_id = current_values.kpi_value_id
