@@ -28,15 +28,14 @@ incremental run merged and how many of them were updates, the versions in
 `snapshots.snap_kpi_values`), and dbt's `run_results.json` says where the time went: the five
 slowest nodes of each build and the time spent per kind of node.
 
-Planner statistics: the loader does not ANALYZE what it lands, and dbt does not ANALYZE what it
-builds, so by default the builds run on the statistics autovacuum happens to have gathered,
-as they would in production. With such estimates PostgreSQL may join the two scans of the
-`values_ranked` CTE in `fct_kpi_values` with a nested loop, which makes that model quadratic in
-the number of rows (35 s at 20,000 rows, 140 s at 40,000: a full build of 1,000,000 rows
-would take about a day). `--analyze` runs ANALYZE on the raw tables after each landing
-(untimed), which at 1,000,000 rows is enough for the planner to pick a merge join; it is a way
-to get figures, not a fix. Each build stops after `--timeout` seconds and then counts as
-failed; the report says which queries were still running.
+Planner statistics: the loader does not ANALYZE what it lands, nor dbt what it builds, so by
+default the builds run on whatever statistics autovacuum has gathered, as in production; on
+such estimates PostgreSQL can pick plans that are quadratic in the rows (a nested loop over a
+CTE scan, say). `--analyze` runs ANALYZE on the raw tables after each landing (untimed), to
+tell a bad plan from a real cost. Each build stops after `--timeout` seconds and then counts as
+failed; the report says which queries were still running. The dbt project's sources (models,
+macros, seeds, snapshots, tests) are fingerprinted before and after the run: figures from a
+project edited meanwhile mix versions, and the report says so.
 
 Run from the repository root:
 
@@ -52,6 +51,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.metadata
 import json
 import math
@@ -245,6 +245,24 @@ def generate(workdir: Path, plan: DataPlan) -> tuple[Path, Path]:
 
 
 # -- running dbt ----------------------------------------------------------------------------
+
+
+PROJECT_SOURCES = ("dbt_project.yml", "models", "macros", "seeds", "dbt_project")
+
+
+def project_fingerprint() -> str:
+    """A digest of the dbt project's sources, to notice edits made while the benchmark runs."""
+    from flows.settings import PROJECT_DIR
+
+    digest = hashlib.sha256()
+    for name in PROJECT_SOURCES:
+        root = PROJECT_DIR / name
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file():
+                digest.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def progress(message: str) -> None:
@@ -746,7 +764,13 @@ def slowest_table(build: Build) -> str:
     return "\n".join(lines)
 
 
-def report(bench: Benchmark, plan: DataPlan, server: str, sizes: dict[str, int]) -> None:
+def report(
+    bench: Benchmark,
+    plan: DataPlan,
+    server: str,
+    sizes: dict[str, int],
+    fingerprints: tuple[str, str],
+) -> None:
     versions = {build.dbt_version for build in bench.builds.values() if build.dbt_version}
     if not versions:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
@@ -769,6 +793,14 @@ def report(bench: Benchmark, plan: DataPlan, server: str, sizes: dict[str, int])
             else "as the loader leaves them (no ANALYZE after landing)."
         )
     )
+    before, after = fingerprints
+    if before == after:
+        print(f"dbt project sources: fingerprint {before}, unchanged during the run.")
+    else:
+        print(
+            f"CHECK dbt project sources changed during the run ({before} -> {after}): "
+            "the builds may have run different versions of the models."
+        )
     landed = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in bench.landing_seconds.items())
     if landed:
         print(f"Landing (not part of the builds): {landed}.")
@@ -836,6 +868,7 @@ def main(argv: list[str] | None = None) -> int:
     from flows.settings import load_settings
 
     plan = DataPlan.for_rows(arguments.rows)
+    fingerprint_before = project_fingerprint()
     workdir = Path(tempfile.mkdtemp(prefix="rempart-transform-", dir="/tmp"))
     try:
         big, small = generate(workdir, plan)
@@ -854,7 +887,7 @@ def main(argv: list[str] | None = None) -> int:
             bench = Benchmark(settings, workdir, analyze=arguments.analyze)
             server = bench.server_description()
             measure(bench, plan, big, small, arguments.timeout)
-        report(bench, plan, server, sizes)
+        report(bench, plan, server, sizes, (fingerprint_before, project_fingerprint()))
         return 1 if bench.failures else 0
     finally:
         if arguments.keep:
