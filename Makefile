@@ -19,7 +19,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help demo test lint format stop venv clean
+.PHONY: help demo test lint format stop venv superset-venv clean
 
 help:
 	@echo "make demo   run Rempart end to end on the demo files (embedded PostgreSQL)"
@@ -40,6 +40,16 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	@touch $@
 
 venv: $(VENV)/.synced
+
+# Superset's own environment: it needs SQLAlchemy 1.4 and can never share .venv.
+VENV_SUPERSET := .venv-superset
+$(VENV_SUPERSET)/.synced: $(UV) superset/requirements.txt
+	@echo "==> creating $(VENV_SUPERSET) from superset/requirements.txt"
+	@test -x $(VENV_SUPERSET)/bin/python || $(UV) venv --quiet $(VENV_SUPERSET)
+	@$(UV) pip install --quiet --python $(VENV_SUPERSET)/bin/python -r superset/requirements.txt
+	@touch $@
+
+superset-venv: $(VENV_SUPERSET)/.synced
 
 demo: venv
 	@$(REMPART) db start
