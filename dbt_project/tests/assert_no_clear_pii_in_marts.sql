@@ -6,6 +6,18 @@
 #}
 {{ config(severity='error') }}
 
+{#- Run after every mart is built, so a first build checks them all (list new marts here). #}
+-- depends_on: {{ ref('fct_kpi_values') }}
+-- depends_on: {{ ref('kpi_daily_summary') }}
+-- depends_on: {{ ref('dim_kpis') }}
+-- depends_on: {{ ref('dim_departments') }}
+-- depends_on: {{ ref('dim_data_sources') }}
+-- depends_on: {{ ref('dim_dates') }}
+-- depends_on: {{ ref('dq_file_quality') }}
+-- depends_on: {{ ref('dq_source_quality') }}
+-- depends_on: {{ ref('dq_rejected_rows') }}
+-- depends_on: {{ ref('dq_kpi_anomalies') }}
+
 {%- set marts_schema = 'marts' %}
 {%- set text_columns = [] %}
 {%- if execute %}
