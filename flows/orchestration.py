@@ -30,6 +30,9 @@ def prefect_environment(settings: Settings) -> None:
         "PREFECT_SERVER_UI_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         "PREFECT_LOGGING_LEVEL": "WARNING",
+        # The ephemeral server's own services log tracebacks when it is stopped mid-flush at the
+        # end of a run; they are about its shutdown, not the run, and would alarm users.
+        "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
