@@ -217,6 +217,38 @@ def serve_docs(settings: Settings, port: int) -> int:
     )
 
 
+# -- rempart superset ---------------------------------------------------------------------
+
+
+def superset_command(settings: Settings, action: str) -> int:
+    from flows import superset_server, superset_sync
+
+    server = superset_server.SupersetServer(settings)
+    try:
+        if action == "start":
+            prepare_database(settings)
+            print(f"Superset: {server.start()}")
+            print(
+                f"log in as {superset_server.ADMIN_USERNAME}; password in "
+                f"{SecretStore(settings.secrets_dir).path('superset_admin_password')}"
+            )
+            return 0
+        if action == "stop":
+            print(f"Superset: {server.stop()}")
+            return 0
+        if action == "status":
+            status = server.status()
+            print(f"Superset: {status.detail}")
+            return 0 if status.running else 1
+        if action == "sync":
+            prepare_database(settings)
+            superset_sync.sync(settings)
+            return 0
+    except superset_server.SupersetError as error:
+        raise CommandError(str(error)) from error
+    raise CommandError(f"unknown superset action {action}")
+
+
 # -- argument parsing ---------------------------------------------------------------------
 
 
@@ -261,6 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     docs = commands.add_parser("docs", help="generate dbt docs and serve them on 127.0.0.1")
     docs.add_argument("--port", type=int, default=8580, help="port (default 8580)")
 
+    superset = commands.add_parser("superset", help="the dashboards: start, stop, status, sync")
+    superset_commands = superset.add_subparsers(
+        dest="superset_command", required=True, metavar="ACTION"
+    )
+    superset_commands.add_parser("start", help="set up and serve Superset on 127.0.0.1")
+    superset_commands.add_parser("stop", help="stop Superset")
+    superset_commands.add_parser("status", help="say whether Superset is up (exit 1 if not)")
+    superset_commands.add_parser(
+        "sync", help="datasets from the dbt marts, dashboards from superset/assets, roles, RLS"
+    )
+
     audit = commands.add_parser("audit", help="the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_commands.add_parser("verify", help="check every event's keyed hash and chain link")
@@ -298,6 +341,8 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
         return serve_docs(settings, arguments.port)
     if arguments.command == "examples":
         return copy_examples(settings)
+    if arguments.command == "superset":
+        return superset_command(settings, arguments.superset_command)
     if arguments.command == "audit":
         return audit_verify(settings)
     if arguments.command == "archive":

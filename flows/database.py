@@ -101,7 +101,7 @@ class ConnectionInfo:
             raise DatabaseError(f"cannot connect to {self.url()}: {reason}") from error
 
 
-def _write_pgpass(path: Path, user: str, password: str) -> None:
+def write_pgpass(path: Path, user: str, password: str) -> None:
     """Add or update `user`'s line in a pgpass file readable by its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     escaped = password.replace("\\", "\\\\").replace(":", "\\:")
@@ -128,7 +128,7 @@ def external_connection(settings: Settings) -> ConnectionInfo:
     user = params.pop("user", None) or os.environ.get("USER", "postgres")
     if password:
         passfile = settings.secrets_dir / "pgpass"
-        _write_pgpass(passfile, user, password)
+        write_pgpass(passfile, user, password)
     return ConnectionInfo(
         host=params.pop("host", "localhost"),
         port=int(params.pop("port", "5432")),
@@ -308,7 +308,7 @@ class EmbeddedServer:
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_system_user()
-        _write_pgpass(self.passfile, ADMIN_ROLE, self.secrets.get("db_admin_password"))
+        write_pgpass(self.passfile, ADMIN_ROLE, self.secrets.get("db_admin_password"))
         if not self.initialised:
             messages.append(f"initialising a new database in {self.pgdata}")
             self._initdb()
@@ -428,7 +428,7 @@ def role_connection(settings: Settings, role: str) -> ConnectionInfo:
     """Connection as one of Rempart's own login roles; its password lives in the pgpass file."""
     admin = connection_info(settings)
     passfile = settings.secrets_dir / "pgpass"
-    _write_pgpass(passfile, role, role_password(settings, role))
+    write_pgpass(passfile, role, role_password(settings, role))
     return ConnectionInfo(
         host=admin.host,
         port=admin.port,

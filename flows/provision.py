@@ -6,15 +6,33 @@ a fresh external database) is ready without a separate set-up step.
 
 from __future__ import annotations
 
+import csv
+import re
+from pathlib import Path
+
 import psycopg
 from psycopg import sql
 
-from flows.database import connection_info, role_password
+from flows.database import connection_info, role_password, write_pgpass
 from flows.secrets import SecretStore
 from flows.settings import Settings
 from loaders.schema import LOADER_ROLE, MIGRATION_LOCK, ensure_login_role, install_key, migrate
 
 TRANSFORMER_ROLE = "rempart_transformer"
+
+# Who reads the marts (Superset's connections), derived from the departments seed, the one
+# declaration of departments: `rempart_analyst` reads every department,
+# `rempart_viewer_<department>` one. Both are members of the group `rempart_reader`, to which dbt
+# grants SELECT on the marts, and whose rows the policies of
+# macros/security/department_row_security.sql filter by `current_user`. The role names here and
+# the vars in dbt_project.yml must agree.
+READER_GROUP = "rempart_reader"
+ANALYST_ROLE = "rempart_analyst"
+VIEWER_ROLE_PREFIX = "rempart_viewer_"
+# Superset's event logger appends to the audit trail as this role, which can do nothing else.
+SUPERSET_AUDIT_ROLE = "rempart_superset_audit"
+DEPARTMENTS_SEED = "seeds/departments.csv"
+_DEPARTMENT_SLUG = re.compile(r"^[a-z0-9_]{1,40}$")
 
 # Pseudonyms are keyed HMACs computed inside the database by a function that runs with its
 # owner's rights: dbt calls privacy.pseudonymise(column) and never sees the key, which lives in
@@ -60,8 +78,71 @@ def _provision_transformer(conn: psycopg.Connection, password: str) -> None:
             )
 
 
+def department_slugs(project_dir: Path) -> list[str]:
+    """The departments declared in the seed; a slug names roles, so its alphabet is narrow."""
+    path = project_dir / DEPARTMENTS_SEED
+    with path.open(encoding="utf-8", newline="") as handle:
+        slugs = [row["department_slug"].strip() for row in csv.DictReader(handle)]
+    for line, slug in enumerate(slugs, start=2):
+        if not _DEPARTMENT_SLUG.match(slug):
+            raise ValueError(
+                f"{path}, line {line}: department_slug {slug!r} must be 1 to 40 characters "
+                "among a-z, 0-9 and _"
+            )
+    return slugs
+
+
+def reader_roles(settings: Settings) -> list[str]:
+    """Every login role Superset may connect to the warehouse as."""
+    return [ANALYST_ROLE] + [
+        VIEWER_ROLE_PREFIX + slug for slug in department_slugs(settings.project_dir)
+    ]
+
+
+def superset_passfile(settings: Settings) -> Path:
+    """A pgpass file for the Superset process: its own roles only, never the admin's."""
+    return settings.secrets_dir / "superset_pgpass"
+
+
+def _provision_readers(conn: psycopg.Connection, settings: Settings) -> None:
+    roles = reader_roles(settings)
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        if not conn.execute(
+            "select 1 from pg_roles where rolname = %s", (READER_GROUP,)
+        ).fetchone():
+            conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(READER_GROUP)))
+        for role in roles:
+            ensure_login_role(conn, role, role_password(settings, role))
+            conn.execute(
+                sql.SQL("grant {} to {}").format(sql.Identifier(READER_GROUP), sql.Identifier(role))
+            )
+        # A department removed from the seed loses its access at once.
+        stale = conn.execute(
+            "select rolname from pg_roles where rolname like %s and not rolname = any(%s)",
+            (VIEWER_ROLE_PREFIX.replace("_", r"\_") + "%", roles),
+        ).fetchall()
+        for (role,) in stale:
+            conn.execute(
+                sql.SQL("revoke {} from {}").format(
+                    sql.Identifier(READER_GROUP), sql.Identifier(role)
+                )
+            )
+            conn.execute(sql.SQL("alter role {} nologin").format(sql.Identifier(role)))
+        ensure_login_role(conn, SUPERSET_AUDIT_ROLE, role_password(settings, SUPERSET_AUDIT_ROLE))
+        conn.execute(
+            sql.SQL(
+                "grant usage on schema audit to {role}; grant execute on function "
+                "audit.append_event(text, text, bigint, text, text, bigint, jsonb) to {role}"
+            ).format(role=sql.Identifier(SUPERSET_AUDIT_ROLE))
+        )
+    passfile = superset_passfile(settings)
+    for role in [*roles, SUPERSET_AUDIT_ROLE]:
+        write_pgpass(passfile, role, role_password(settings, role))
+
+
 def prepare_database(settings: Settings) -> None:
-    """Landing schema, audit trail, keys and the loader and transformer roles, as admin."""
+    """Landing schema, audit trail, keys and the loader, transformer and reader roles, as admin."""
     secrets = SecretStore(settings.secrets_dir)
     with connection_info(settings).connect() as admin:
         migrate(
@@ -72,3 +153,4 @@ def prepare_database(settings: Settings) -> None:
         with admin.transaction():
             install_key(admin, "pseudonymisation", secrets.get_bytes("pseudonymisation_key"))
         _provision_transformer(admin, role_password(settings, TRANSFORMER_ROLE))
+        _provision_readers(admin, settings)

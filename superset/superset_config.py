@@ -1,18 +1,31 @@
-"""Rempart's Superset settings (draft), loaded through SUPERSET_CONFIG_PATH.
+"""Rempart's Superset settings, loaded through SUPERSET_CONFIG_PATH by `rempart superset start`.
 
 Superset runs in its own environment (.venv-superset, SQLAlchemy 1.4), so this file imports
-nothing from the project: every value it needs comes from the environment.
+nothing from the project: every value it needs comes from the environment that
+`flows/superset_server.py` prepares, and secrets come from files, never from variables.
 """
 
+import logging
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
+from superset.utils.log import DBEventLogger
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise RuntimeError(f"{name} is not set: start Superset with `rempart superset start`")
+    return value
+
+
 # A missing key must stop Superset: its fallback is a public constant, and the key also
-# encrypts the stored database passwords.
-SECRET_KEY = os.environ.get("SUPERSET_SECRET_KEY", "")
+# encrypts what Superset stores about database connections.
+SECRET_KEY = Path(_required("SUPERSET_SECRET_KEY_FILE")).read_text(encoding="utf-8").strip()
 if not SECRET_KEY:
-    raise RuntimeError("SUPERSET_SECRET_KEY is not set: refusing to start Superset without it")
+    raise RuntimeError("the Superset secret key file is empty: refusing to start")
 
 # Same default as Rempart's own settings: `.rempart/` at the project root.
 _STATE_DIR = Path(
@@ -77,3 +90,122 @@ TALISMAN_CONFIG = {
     "force_https": False,
     "session_cookie_secure": SESSION_COOKIE_SECURE,
 }
+
+# SQL Lab: read-only everywhere (the warehouse connection also has DML off and its roles can
+# only SELECT), no CREATE TABLE AS, no uploads, no file export to the server's disk.
+SQL_MAX_ROW = 100_000
+WTF_CSRF_ENABLED = True
+# Query results depend on who runs them (each department connects as its own Postgres role),
+# so they are never cached: a shared cache could hand one department's rows to another.
+DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+SUPERSET_WEBSERVER_TIMEOUT = 120
+# Nothing phones home: no external help links, no version check.
+HELP_MENU_ITEMS: list[dict] = []
+
+
+# -- Row-level access to the warehouse ---------------------------------------------------------
+#
+# Superset's connection to the warehouse is registered (by the sync) as the Postgres role
+# `rempart_analyst`, which reads every department. For everyone else, this hook swaps the role
+# at connect time for the logged-in user's department role, `rempart_viewer_<department>`, which
+# Postgres row-level security restricts to that department. The passwords are in a pgpass file
+# named by the connection URL, so the swap changes the user name only. Anything unexpected
+# (no user, no department role, two of them) refuses the connection: fail closed.
+
+ALL_DEPARTMENTS_ROLES = {"Admin", "Analyst"}
+VIEWER_ROLE_PREFIX = "Viewer "
+_DEPARTMENT_SLUG = re.compile(r"^[a-z0-9_]{1,40}$")
+
+
+class NoWarehouseAccess(PermissionError):
+    pass
+
+
+def warehouse_role_for(role_names: set[str]) -> str | None:
+    """The Postgres role of a Superset user with these roles; None keeps the analyst role."""
+    if role_names & ALL_DEPARTMENTS_ROLES:
+        return None
+    departments = {
+        name[len(VIEWER_ROLE_PREFIX) :]
+        for name in role_names
+        if name.startswith(VIEWER_ROLE_PREFIX)
+    }
+    if len(departments) != 1:
+        raise NoWarehouseAccess(
+            "this account has no single department role: ask an administrator for access"
+        )
+    (department,) = departments
+    if not _DEPARTMENT_SLUG.match(department):
+        raise NoWarehouseAccess(f"invalid department role {department!r}")
+    return f"rempart_viewer_{department}"
+
+
+def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
+    user = security_manager.find_user(username=username) if username else None
+    if user is None:
+        raise NoWarehouseAccess("no logged-in user: the warehouse is not reachable anonymously")
+    role = warehouse_role_for({role.name for role in user.roles})
+    if role is not None:
+        uri = uri.set(username=role, password=None)
+    return uri, params
+
+
+# -- Audit of consultations ---------------------------------------------------------------------
+#
+# Superset keeps its own log (the Action Log); every event that shows or exports data is also
+# appended to Rempart's tamper-evident audit trail, audit.events, through the security-definer
+# function audit.append_event, as the role `rempart_superset_audit` that may do nothing else.
+# A failed audit write is logged loudly, never silently dropped.
+
+AUDIT_DSN = os.environ.get("REMPART_AUDIT_DSN", "")
+_AUDITED_ACTION = re.compile(
+    r"dashboard|chart|slice|explore|export|csv|sql|query|dataset|datasource|log_in|login",
+    re.IGNORECASE,
+)
+_audit_logger = logging.getLogger("rempart.audit")
+
+
+class AuditedEventLogger(DBEventLogger):
+    def log(self, user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs):
+        super().log(user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs)
+        if AUDIT_DSN and _AUDITED_ACTION.search(action or ""):
+            self._append_to_audit_trail(user_id, action, dashboard_id, slice_id, kwargs)
+
+    @staticmethod
+    def _append_to_audit_trail(user_id, action, dashboard_id, slice_id, kwargs):
+        import psycopg2
+        from flask import g
+        from psycopg2.extras import Json
+
+        user = getattr(g, "user", None)
+        username = getattr(user, "username", None) or (
+            f"user #{user_id}" if user_id else "anonymous"
+        )
+        details = {
+            "superset_action": action,
+            "dashboard_id": dashboard_id,
+            "chart_id": slice_id,
+            "user_id": user_id,
+        }
+        payload = kwargs.get("curated_payload") or {}
+        for key in ("path", "object_ref", "rison", "query_context_generation", "result_format"):
+            if payload.get(key) is not None:
+                details[key] = str(payload[key])[:500]
+        try:
+            with psycopg2.connect(AUDIT_DSN, connect_timeout=5) as conn, conn.cursor() as cursor:
+                cursor.execute(
+                    "select audit.append_event(%s, %s, p_details => %s)",
+                    (
+                        "superset_" + re.sub(r"\W+", "_", action).strip("_").lower(),
+                        username,
+                        Json(details),
+                    ),
+                )
+            conn.close()
+        except Exception:  # never break a page view, but never stay silent
+            _audit_logger.exception(
+                "could not append %s by %s to the audit trail", action, username
+            )
+
+
+EVENT_LOGGER = AuditedEventLogger()

@@ -1,0 +1,310 @@
+"""Superset's lifecycle: its metadata database, its accounts, gunicorn on 127.0.0.1, stop.
+
+Superset lives in its own environment (`.venv-superset`, see superset/requirements.in) and
+is driven here through its command line and `superset/bootstrap_access.py`, never imported.
+Its metadata (users, dashboards, logs) is a SQLite database under `<state>/superset/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from flows.database import connection_info
+from flows.provision import SUPERSET_AUDIT_ROLE, department_slugs, superset_passfile
+from flows.secrets import SecretStore
+from flows.settings import PROJECT_DIR, Settings
+
+SUPERSET_VENV = PROJECT_DIR / ".venv-superset"
+CONFIG_PATH = PROJECT_DIR / "superset" / "superset_config.py"
+BOOTSTRAP_ACCESS = PROJECT_DIR / "superset" / "bootstrap_access.py"
+START_TIMEOUT_SECONDS = 240
+
+ADMIN_USERNAME = "admin"
+ANALYST_USERNAME = "analyst"
+ANALYST_ROLE = "Analyst"
+VIEWER_ROLE_PREFIX = "Viewer "  # as in superset_config.py: `Viewer <department_slug>`
+
+
+class SupersetError(RuntimeError):
+    """Superset cannot be set up, started or reached; the message says why."""
+
+
+@dataclass
+class SupersetStatus:
+    running: bool
+    detail: str
+    pid: int | None = None
+
+
+def viewer_username(department: str) -> str:
+    return f"viewer_{department}"
+
+
+def password_secret(username: str) -> str:
+    """Name of the secret holding a Superset account's password (the README's convention)."""
+    return "superset_admin_password" if username == ADMIN_USERNAME else f"superset_user_{username}"
+
+
+def superset_accounts(settings: Settings) -> list[dict[str, object]]:
+    """The demo accounts: admin, analyst, and one viewer per department of the seed."""
+    accounts = [
+        (ADMIN_USERNAME, "Rempart", "Administrator", ["Admin"]),
+        (ANALYST_USERNAME, "Rempart", "Analyst", [ANALYST_ROLE]),
+    ] + [
+        (viewer_username(slug), "Viewer", slug, [VIEWER_ROLE_PREFIX + slug])
+        for slug in department_slugs(settings.project_dir)
+    ]
+    store = SecretStore(settings.secrets_dir)
+    result = []
+    for username, first_name, last_name, roles in accounts:
+        store.get(password_secret(username))  # created on first use
+        result.append(
+            {
+                "username": username,
+                "first_name": first_name,
+                "last_name": last_name,
+                "email": f"{username}@rempart.invalid",
+                "roles": roles,
+                "password_file": str(store.path(password_secret(username))),
+            }
+        )
+    return result
+
+
+class SupersetServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.state_dir / "superset"
+        self.pidfile = self.home / "gunicorn.pid"
+        self.log_file = self.home / "server.log"
+        self.bootstrap_marker = self.home / "bootstrapped"
+        self.url = f"http://127.0.0.1:{settings.superset_port}"
+
+    @staticmethod
+    def binary(name: str) -> Path:
+        path = SUPERSET_VENV / "bin" / name
+        if not path.exists():
+            raise SupersetError(
+                f"Superset's environment is missing ({path}): run `make superset-venv`"
+            )
+        return path
+
+    def environment(self) -> dict[str, str]:
+        """What the Superset process sees: paths and file names, never a secret's value."""
+        store = SecretStore(self.settings.secrets_dir)
+        store.get("superset_secret_key")  # created on first use
+        audit = connection_info(self.settings)
+        audit_dsn = {
+            "host": audit.host,
+            "port": str(audit.port),
+            "dbname": audit.dbname,
+            "user": SUPERSET_AUDIT_ROLE,
+            "passfile": str(superset_passfile(self.settings)),
+            **{k: v for k, v in audit.options.items() if k.startswith("ssl")},
+        }
+        return {
+            "PATH": f"{SUPERSET_VENV / 'bin'}:/usr/bin:/bin",
+            "HOME": str(self.home),
+            "LANG": "C.UTF-8",
+            "PYTHONNOUSERSITE": "1",
+            "FLASK_APP": "superset.app:create_app()",
+            "SUPERSET_HOME": str(self.home),
+            "SUPERSET_CONFIG_PATH": str(CONFIG_PATH),
+            "SUPERSET_SECRET_KEY_FILE": str(store.path("superset_secret_key")),
+            "REMPART_STATE_DIR": str(self.settings.state_dir),
+            "REMPART_AUDIT_DSN": " ".join(f"{k}='{v}'" for k, v in audit_dsn.items()),
+            "DO_NOT_TRACK": "1",
+            "SCARF_ANALYTICS": "false",
+        }
+
+    # -- status -------------------------------------------------------------------------
+
+    def _pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return pid
+
+    def _healthy(self) -> bool:
+        try:
+            # Our own http:// URL, never user input.
+            with urllib.request.urlopen(f"{self.url}/health", timeout=3) as response:  # noqa: S310
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def status(self) -> SupersetStatus:
+        pid = self._pid()
+        if pid is None:
+            return SupersetStatus(False, "stopped")
+        if self._healthy():
+            return SupersetStatus(True, f"running (pid {pid}) on {self.url}", pid)
+        return SupersetStatus(True, f"starting or unhealthy (pid {pid}); log: {self.log_file}", pid)
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _run(self, args: list[str], what: str, stdin: str | None = None) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("a", encoding="utf-8") as log:
+            log.write(f"\n==> {what}\n")
+            log.flush()
+            result = subprocess.run(
+                args,
+                input=stdin,
+                env=self.environment(),
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                check=False,
+                timeout=600,
+            )
+        if result.returncode != 0:
+            raise SupersetError(f"{what} failed (exit {result.returncode}):\n{self._log_tail()}")
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _fingerprint(self) -> str:
+        """Changes when Superset is upgraded or the configuration edited: then re-initialise."""
+        version = subprocess.run(
+            [
+                str(self.binary("python")),
+                "-c",
+                "import importlib.metadata as m;print(m.version('apache-superset'))",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        return f"{version} {CONFIG_PATH.stat().st_mtime_ns}"
+
+    def bootstrap(self, progress: Callable[[str], None] = print) -> None:
+        """Migrate the metadata, create default roles and permissions, the accounts. Idempotent."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o700)
+        superset = str(self.binary("superset"))
+        fingerprint = self._fingerprint()
+        if not self.bootstrap_marker.exists() or self.bootstrap_marker.read_text() != fingerprint:
+            progress("Superset: migrating its metadata database (first start: about a minute)")
+            self._run([superset, "db", "upgrade"], "superset db upgrade")
+            progress("Superset: creating default roles and permissions")
+            self._run([superset, "init"], "superset init")
+            self.bootstrap_marker.write_text(fingerprint)
+        self._run(
+            [str(self.binary("python")), str(BOOTSTRAP_ACCESS)],
+            "accounts and roles",
+            stdin=json.dumps({"users": superset_accounts(self.settings)}),
+        )
+
+    # -- start / stop -------------------------------------------------------------------
+
+    def _port_free(self) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", self.settings.superset_port))
+            except OSError:
+                return False
+        return True
+
+    def start(self, progress: Callable[[str], None] = print) -> str:
+        current = self.status()
+        if current.running and self._healthy():
+            return f"already {current.detail}"
+        if current.running:
+            self.stop()
+        if not self._port_free():
+            raise SupersetError(
+                f"port {self.settings.superset_port} on 127.0.0.1 is taken by another program: "
+                "set REMPART_SUPERSET_PORT to a free one"
+            )
+        self.bootstrap(progress)
+        progress(f"Superset: starting on {self.url}")
+        log = self.log_file.open("a", encoding="utf-8")
+        log.write("\n==> gunicorn\n")
+        log.flush()
+        # One worker: the login rate limits are counted in its memory. Threads serve charts in
+        # parallel. Bound to the loopback interface only.
+        process = subprocess.Popen(
+            [
+                str(self.binary("gunicorn")),
+                "--bind",
+                f"127.0.0.1:{self.settings.superset_port}",
+                "--workers",
+                "1",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "8",
+                "--timeout",
+                "120",
+                "--pid",
+                str(self.pidfile),
+                "--error-logfile",
+                "-",
+                "superset.app:create_app()",
+            ],
+            env=self.environment(),
+            cwd=self.home,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SupersetError(
+                    f"Superset exited during start-up (exit {process.returncode}):\n"
+                    f"{self._log_tail()}"
+                )
+            if self._healthy():
+                return f"running (pid {process.pid}) on {self.url}"
+            time.sleep(1)
+        self.stop()
+        raise SupersetError(
+            f"Superset did not answer within {START_TIMEOUT_SECONDS} s; log: {self.log_file}"
+        )
+
+    def stop(self) -> str:
+        pid = self._pid()
+        if pid is None:
+            return "not running"
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.3)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            self.pidfile.unlink()
+        return "stopped"
