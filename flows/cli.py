@@ -244,6 +244,10 @@ def superset_command(settings: Settings, action: str) -> int:
             prepare_database(settings)
             superset_sync.sync(settings)
             return 0
+        if action == "export":
+            for path in superset_sync.export_assets(settings):
+                print(f"wrote {path.relative_to(settings.project_dir)}")
+            return 0
     except superset_server.SupersetError as error:
         raise CommandError(str(error)) from error
     raise CommandError(f"unknown superset action {action}")
@@ -302,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     superset_commands.add_parser("status", help="say whether Superset is up (exit 1 if not)")
     superset_commands.add_parser(
         "sync", help="datasets from the dbt marts, dashboards from superset/assets, roles, RLS"
+    )
+    superset_commands.add_parser(
+        "export", help="write the dashboards, as edited in Superset, back to superset/assets"
     )
 
     audit = commands.add_parser("audit", help="the audit trail")

@@ -646,6 +646,58 @@ def _sync_dashboard_roles(
             report.dashboards_changed.append(dashboards[dashboard_uuid]["dashboard_title"])
 
 
+# Keys of an exported chart that name things of one Superset instance only.
+_CHART_PARAMS_OF_INSTANCE = ("datasource", "slice_id", "dashboards")
+
+
+def export_assets(settings: Settings, assets_dir: Path = ASSETS_DIR) -> list[Path]:
+    """Write Rempart's dashboards and their charts, as Superset exports them, to the assets.
+
+    The way to change a dashboard: edit it in Superset, run `rempart superset export`, review
+    the YAML diff in a pull request. Files keep their names; new ones are named after the title.
+    """
+    server = SupersetServer(settings)
+    if not server.status().running:
+        raise SupersetError("Superset is not running: `rempart superset start` first")
+    password = SecretStore(settings.secrets_dir).get(password_secret(ADMIN_USERNAME))
+    client = SupersetClient(server.url, ADMIN_USERNAME, password)
+    try:
+        committed = {config["uuid"]: path for path, config in load_assets(assets_dir).items()}
+        dashboards = [
+            row
+            for row in client.list_all("/api/v1/dashboard/", columns="!(id,uuid,dashboard_title)")
+            if row["uuid"] in committed
+        ]
+        if not dashboards:
+            raise SupersetError("none of the dashboards of superset/assets is in Superset")
+        ids = ",".join(str(row["id"]) for row in dashboards)
+        exported = unzip_export(
+            client.request("GET", "/api/v1/dashboard/export/", params={"q": f"!({ids})"})
+        )
+    finally:
+        client.close()
+    written = []
+    for path, config in sorted(exported.items()):
+        kind = path.split("/", 1)[0]
+        if kind not in ("charts", "dashboards"):
+            continue
+        if kind == "charts":
+            for key in _CHART_PARAMS_OF_INSTANCE:
+                config.get("params", {}).pop(key, None)
+            config["query_context"] = None
+        title = config.get("slice_name") or config.get("dashboard_title") or config["uuid"]
+        name = committed.get(config["uuid"]) or f"{kind}/{_file_stem(title)}.yaml"
+        target = assets_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(yaml.safe_dump(config, sort_keys=True, allow_unicode=True), "utf-8")
+        written.append(target)
+    return written
+
+
+def _file_stem(title: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in title.lower()).strip("_")
+
+
 def sync(settings: Settings, progress: Callable[[str], None] = print) -> SyncReport:
     """Make Superset match the project; start it first if it is not running."""
     manifest_path = settings.project_dir / "target" / "manifest.json"
