@@ -413,12 +413,19 @@ class SupersetClient:
                 f"Superset refused the login of {username} ({response.status_code})"
             )
         self.http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-        self.http.headers["X-CSRFToken"] = self.request("GET", "/api/v1/security/csrf_token/")[
-            "result"
-        ]
         self.http.headers["Referer"] = base_url
+        self._csrf_ready = False
+
+    def _ensure_csrf(self) -> None:
+        """Writes need a CSRF token tied to the session; reading one needs a role that may."""
+        if not self._csrf_ready:
+            self._csrf_ready = True
+            token = self.request("GET", "/api/v1/security/csrf_token/")["result"]
+            self.http.headers["X-CSRFToken"] = token
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if method != "GET":
+            self._ensure_csrf()
         response = self.http.request(method, path, **kwargs)
         if response.status_code >= 400:
             raise SupersetError(
