@@ -25,7 +25,7 @@ help:
 	@echo "make demo   run Rempart end to end on the demo files (embedded PostgreSQL)"
 	@echo "make test   run every check: ruff, sqlfluff, pytest"
 	@echo "make lint   ruff and sqlfluff only"
-	@echo "make stop   stop what make demo left running"
+	@echo "make stop   stop what make demo left running (Superset, then PostgreSQL)"
 
 # uv, pinned, in a private tools folder: nothing is installed outside the project.
 $(UV):
@@ -51,13 +51,15 @@ $(VENV_SUPERSET)/.synced: $(UV) superset/requirements.txt
 
 superset-venv: $(VENV_SUPERSET)/.synced
 
-demo: venv
+demo: venv superset-venv
 	@$(REMPART) db start
 	@$(REMPART) examples
 	@$(REMPART) run
 	@$(REMPART) audit verify
+	@$(REMPART) superset start
 
 stop: venv
+	@$(REMPART) superset stop
 	@$(REMPART) db stop
 
 lint: venv
@@ -72,7 +74,7 @@ format: venv
 	@$(VENV)/bin/ruff check --fix .
 	@$(REMPART) db scratch -- $(VENV)/bin/sqlfluff fix models dbt_project
 
-test: lint
+test: lint superset-venv
 	@echo "==> pytest"
 	@$(VENV)/bin/pytest
 

@@ -228,9 +228,15 @@ def superset_command(settings: Settings, action: str) -> int:
         if action == "start":
             prepare_database(settings)
             print(f"Superset: {server.start()}")
+            secrets = SecretStore(settings.secrets_dir)
+            print(f"Dashboards: {server.url}/dashboard/list/")
             print(
-                f"log in as {superset_server.ADMIN_USERNAME}; password in "
-                f"{SecretStore(settings.secrets_dir).path('superset_admin_password')}"
+                f"  log in as {superset_server.ADMIN_USERNAME}, password in "
+                f"{secrets.path('superset_admin_password')}"
+            )
+            print(
+                "  or as analyst / viewer_<department>, password in "
+                f"{secrets.directory / 'superset_user_<username>'}"
             )
             return 0
         if action == "stop":

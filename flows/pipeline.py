@@ -18,6 +18,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
+from flows import superset_sync
 from flows.database import DatabaseError, role_connection
 from flows.settings import Settings, load_settings
 from loaders.audit import append_event
@@ -131,7 +132,7 @@ def build_models(
         settings=PrefectDbtSettings(
             project_dir=project,
             profiles_dir=project / "dbt_project",
-            target_path=Path(os.environ.get("DBT_TARGET_PATH", project / "target")),
+            target_path=settings.dbt_target_dir,
             log_level=EventLevel.INFO,
         ),
         raise_on_failure=False,
@@ -185,10 +186,14 @@ def build_models(
 
 @task(name="sync_superset")
 def sync_superset(settings: Settings) -> str:
+    """Datasets from the marts just built, dashboards from superset/assets, roles and RLS."""
     logger = get_run_logger()
-    message = "skipped: the Superset sync is not part of this version yet"
-    logger.info(message)
-    return message
+    if not settings.superset_sync:
+        message = "skipped: REMPART_SUPERSET_SYNC is off"
+        logger.info(message)
+        return message
+    report = superset_sync.sync(settings, progress=logger.info)
+    return report.summary()
 
 
 def _audit_run(settings: Settings, summary: PipelineSummary) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
         default_factory=getpass.getuser, description="Who is acting, as written to the audit trail."
     )
     superset_port: int = Field(default=8088, gt=0, lt=65536, description="Superset's port.")
+    superset_sync: bool = Field(
+        default=True,
+        description="Whether `rempart run` starts Superset and syncs it (false: dbt only).",
+    )
 
     def model_post_init(self, _context: object) -> None:
         for name in ("state_dir", "inbox_dir", "archive_dir", "quarantine_dir"):
@@ -65,6 +70,11 @@ class Settings(BaseSettings):
     @property
     def project_dir(self) -> Path:
         return PROJECT_DIR
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        """Where dbt writes manifest.json and run results (dbt's own DBT_TARGET_PATH wins)."""
+        return Path(os.environ.get("DBT_TARGET_PATH") or PROJECT_DIR / "target")
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -707,7 +707,7 @@ def _file_stem(title: str) -> str:
 
 def sync(settings: Settings, progress: Callable[[str], None] = print) -> SyncReport:
     """Make Superset match the project; start it first if it is not running."""
-    manifest_path = settings.project_dir / "target" / "manifest.json"
+    manifest_path = settings.dbt_target_dir / "manifest.json"
     if not manifest_path.exists():
         raise SupersetError(f"{manifest_path} is missing: run `rempart run` or `rempart dbt build`")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))

@@ -53,6 +53,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "REMPART_QUARANTINE_DIR": str(work / "quarantine"),
             "DBT_TARGET_PATH": str(work / "target"),
             "DBT_LOG_PATH": str(work / "logs"),
+            # Superset and its sync have tests of their own (tests/e2e).
+            "REMPART_SUPERSET_SYNC": "false",
         }
         (work / "inbox").mkdir()
         yield Deployment(scratch, env)
