@@ -1,0 +1,131 @@
+"""One real deployment for the dashboard tests: its own PostgreSQL, the demo files landed and
+built by the real flow, which also starts Superset (on a free port) and syncs it.
+
+The browser is the system Chromium (Debian's `chromium` package, installed by `.ci/run`),
+driven by Playwright; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from flows.database import connection_info, temporary_server
+from flows.provision import department_slugs, superset_passfile
+from flows.secrets import SecretStore
+from flows.settings import PROJECT_DIR, Settings, load_settings
+from flows.superset_server import SupersetServer, password_secret
+from flows.superset_sync import SupersetClient
+from tests.conftest import run_rempart
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Deployment:
+    settings: Settings
+    env: dict[str, str]
+    url: str
+
+    @property
+    def departments(self) -> list[str]:
+        return department_slugs(PROJECT_DIR)
+
+    def password(self, username: str) -> str:
+        return SecretStore(self.settings.secrets_dir).get(password_secret(username))
+
+    def client(self, username: str) -> SupersetClient:
+        return SupersetClient(self.url, username, self.password(username))
+
+    def query(self, statement: str, *params: object) -> list[tuple]:
+        with connection_info(self.settings).connect() as conn:
+            return conn.execute(statement, params or None).fetchall()
+
+    def connect_as(self, role: str) -> psycopg.Connection:
+        """A direct SQL connection as one of Superset's Postgres roles, with its own password."""
+        info = connection_info(self.settings)
+        return psycopg.connect(
+            host=info.host,
+            port=info.port,
+            dbname=info.dbname,
+            user=role,
+            passfile=str(superset_passfile(self.settings)),
+            autocommit=True,
+        )
+
+    def rempart(self, *args: str, check: bool = True) -> str:
+        completed = run_rempart(*args, env=self.env, check=check, timeout=900)
+        return completed.stdout + completed.stderr
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """Set up through the real command line; the environment is passed, never mutated, so
+    this deployment and the other tests' session database never see each other."""
+    work = tmp_path_factory.mktemp("superset-deployment")
+    with temporary_server(load_settings()) as scratch:
+        port = _free_port()
+        env = {
+            "REMPART_DATABASE_URL": "",
+            "REMPART_STATE_DIR": str(scratch.state_dir),
+            "REMPART_INBOX_DIR": str(work / "inbox"),
+            "REMPART_ARCHIVE_DIR": str(work / "archive"),
+            "REMPART_QUARANTINE_DIR": str(work / "quarantine"),
+            "DBT_TARGET_PATH": str(work / "target"),
+            "DBT_LOG_PATH": str(work / "logs"),
+            "REMPART_SUPERSET_PORT": str(port),
+            "REMPART_SUPERSET_SYNC": "true",
+        }
+        settings = scratch.model_copy(update={"superset_port": port})
+        deployment = Deployment(settings, env, SupersetServer(settings).url)
+        try:
+            deployment.rempart("examples")
+            deployment.rempart("run")
+            yield deployment
+        finally:
+            deployment.rempart("superset", "stop", check=False)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail(
+            "Chromium is missing: `apt-get install chromium chromium-driver` (.ci/run does)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> list[Path]:
+    """Where a test's screenshots go: its output folder, and REMPART_SCREENSHOT_DIR if set."""
+    return [tmp_path] + (
+        [Path(os.environ["REMPART_SCREENSHOT_DIR"])]
+        if "REMPART_SCREENSHOT_DIR" in os.environ
+        else []
+    )

@@ -1,0 +1,331 @@
+"""The dashboards in a real browser, and every other path to the data, per department.
+
+One deployment for the module (see conftest.py): the demo files, the real flow, the real
+Superset. A viewer of a department must see that department's rows only, whichever way they
+ask: dashboard, chart-data API, export, SQL Lab, or a direct SQL connection with the role
+Superset uses for them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from flows.superset_sync import (
+    SupersetClient,
+    differences,
+    load_assets,
+    normalised,
+    unzip_export,
+)
+from tests.e2e.conftest import Deployment
+
+pytestmark = pytest.mark.e2e
+
+DASHBOARDS = {"kpi-overview": "KPI overview", "data-quality": "Data quality by source"}
+DEPARTMENT_MARTS = ["fct_kpi_values", "kpi_daily_summary", "dim_departments", "dq_kpi_anomalies"]
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _log_in(browser: object, deployment: Deployment, username: str) -> object:
+    page = browser.new_page(viewport={"width": 1600, "height": 2300})
+    page.goto(f"{deployment.url}/login/")
+    page.locator("input#username").fill(username)
+    page.locator("input[type=password]").fill(deployment.password(username))
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+    return page
+
+
+def _expected_charts(slug: str) -> int:
+    dashboard = next(
+        config
+        for path, config in load_assets().items()
+        if path.startswith("dashboards/") and config["slug"] == slug
+    )
+    return sum(
+        1
+        for node in dashboard["position"].values()
+        if isinstance(node, dict) and node.get("type") == "CHART"
+    )
+
+
+def _open_dashboard(page: object, deployment: Deployment, slug: str) -> None:
+    """Open a dashboard and wait until every chart has rendered, failing on any chart error."""
+    page.goto(f"{deployment.url}/superset/dashboard/{slug}/")
+    holders = page.locator('[data-test="dashboard-component-chart-holder"]')
+    expected = _expected_charts(slug)
+    page.wait_for_function(
+        """([expected]) => {
+            const holders = document.querySelectorAll(
+                '[data-test="dashboard-component-chart-holder"]');
+            if (holders.length !== expected) return false;
+            return [...holders].every(h =>
+                !h.querySelector('[data-test="loading-indicator"], .loading') &&
+                h.querySelector('canvas, svg, table, .superset-legacy-chart-big-number,'
+                                + ' [role="alert"], .ant-empty, [data-test="chart-container"] *'));
+        }""",
+        arg=[expected],
+        timeout=120_000,
+    )
+    page.wait_for_load_state("networkidle")
+    assert holders.count() == expected
+    errors = page.locator('[data-test="dashboard-component-chart-holder"] [role="alert"]')
+    assert errors.count() == 0, f"{slug}: chart errors: {errors.all_inner_texts()}"
+    assert page.get_by_text("Unexpected error").count() == 0
+
+
+def _chart(page: object, title: str) -> object:
+    return page.locator('[data-test="dashboard-component-chart-holder"]').filter(has_text=title)
+
+
+def _column_values(page: object, chart_title: str, column: str) -> set[str]:
+    """The values of one column in a table chart as the browser shows them."""
+    table = _chart(page, chart_title).locator("table")
+    headers = [text.strip() for text in table.locator("thead th").all_inner_texts()]
+    index = headers.index(column)
+    cells = table.locator(f"tbody tr td:nth-child({index + 1})").all_inner_texts()
+    return {cell.strip() for cell in cells}
+
+
+def _screenshot(page: object, name: str, folders: list[Path]) -> None:
+    folders[0].mkdir(parents=True, exist_ok=True)
+    first = folders[0] / name
+    page.screenshot(path=str(first))
+    for folder in folders[1:]:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(first, folder / name)
+
+
+def _chart_data(client: SupersetClient, dataset_id: int, **query: object) -> httpx.Response:
+    body = {
+        "datasource": {"id": dataset_id, "type": "table"},
+        "queries": [{"columns": ["department"], "metrics": ["count"], "row_limit": 1000, **query}],
+        "result_format": "json",
+        "result_type": "full",
+    }
+    return client.http.post("/api/v1/chart/data", json=body)
+
+
+def _dataset_ids(client: SupersetClient) -> dict[str, int]:
+    return {
+        row["table_name"]: row["id"]
+        for row in client.list_all("/api/v1/dataset/", columns="!(id,table_name)")
+    }
+
+
+# -- the dashboards in a browser -----------------------------------------------------------
+
+
+def test_viewers_see_their_department_only_on_both_dashboards(
+    deployment: Deployment, browser: object, screenshots: list[Path]
+) -> None:
+    seen: dict[str, str] = {}
+    for department in ("sales", "support"):
+        page = _log_in(browser, deployment, f"viewer_{department}")
+        try:
+            _open_dashboard(page, deployment, "kpi-overview")
+            _screenshot(page, f"kpi_overview_{department}.png", screenshots)
+            assert _column_values(page, "KPI values (detail)", "department") == {department}
+            # The department filter offers one value: the others do not exist for this viewer.
+            assert page.get_by_text("1 option", exact=True).count() == 1
+            seen[department] = _chart(page, "KPIs against their daily targets").inner_text()
+
+            _open_dashboard(page, deployment, "data-quality")
+            _screenshot(page, f"data_quality_{department}.png", screenshots)
+            assert _column_values(page, "Anomalies", "department") <= {department, ""}
+            assert _chart(page, "Rejected values").locator("tbody tr").count() > 0
+        finally:
+            page.close()
+    assert seen["sales"] != seen["support"], "two departments were shown the same numbers"
+
+
+def test_viewers_cannot_open_sql_lab_nor_administration(
+    deployment: Deployment, browser: object
+) -> None:
+    page = _log_in(browser, deployment, "viewer_sales")
+    try:
+        for path in ("/sqllab/", "/rowlevelsecurity/list/", "/users/list/", "/databaseview/list/"):
+            response = page.goto(f"{deployment.url}{path}")
+            denied = (
+                response.status in (401, 403, 404)
+                or "/login" in page.url
+                or "/superset/welcome" in page.url
+                or page.get_by_text("Access is Denied").count() > 0
+                or page.get_by_text("not allowed", exact=False).count() > 0
+            )
+            assert denied, f"viewer reached {path} ({response.status}, {page.url})"
+    finally:
+        page.close()
+
+
+# -- every other path ------------------------------------------------------------------------
+
+
+def test_anonymous_requests_are_refused(deployment: Deployment) -> None:
+    with httpx.Client(base_url=deployment.url, follow_redirects=False, timeout=60) as http:
+        for path in ("/superset/dashboard/kpi-overview/", "/dashboard/list/", "/sqllab/"):
+            response = http.get(path)
+            assert response.status_code in (302, 401), path
+            if response.status_code == 302:
+                assert "/login" in response.headers["location"], path
+        for path in (
+            "/api/v1/dashboard/",
+            "/api/v1/chart/",
+            "/api/v1/dataset/",
+            "/api/v1/database/",
+        ):
+            assert http.get(path).status_code == 401, path
+        assert http.post("/api/v1/chart/data", json={}).status_code in (400, 401)
+        assert http.post("/api/v1/chart/data", json={}).status_code != 200
+
+
+def test_chart_data_api_returns_only_the_viewers_department(deployment: Deployment) -> None:
+    for department in deployment.departments:
+        client = deployment.client(f"viewer_{department}")
+        ids = _dataset_ids(client)
+        for mart in DEPARTMENT_MARTS:
+            for query in (
+                {},
+                {"extras": {"where": "1 = 1 or department <> ''"}},
+                {"filters": [{"col": "department", "op": "IN", "val": deployment.departments}]},
+            ):
+                response = _chart_data(client, ids[mart], **query)
+                assert response.status_code == 200, response.text
+                rows = response.json()["result"][0]["data"]
+                assert {row["department"] for row in rows} <= {department}, (mart, query)
+        client.close()
+    # The analyst reads every department.
+    analyst = deployment.client("analyst")
+    rows = _chart_data(analyst, _dataset_ids(analyst)["fct_kpi_values"]).json()["result"][0]["data"]
+    assert {row["department"] for row in rows} == set(deployment.departments)
+    analyst.close()
+
+
+def test_postgres_still_filters_when_superset_rls_is_gone(deployment: Deployment) -> None:
+    """Superset's RLS filters are one layer; the viewer's own Postgres role is the other."""
+    admin = deployment.client("admin")
+    for rule in admin.list_all("/api/v1/rowlevelsecurity/"):
+        admin.request("DELETE", f"/api/v1/rowlevelsecurity/{rule['id']}")
+    try:
+        viewer = deployment.client("viewer_support")
+        rows = _chart_data(viewer, _dataset_ids(viewer)["fct_kpi_values"]).json()["result"][0][
+            "data"
+        ]
+        assert {row["department"] for row in rows} == {"support"}
+        viewer.close()
+    finally:
+        admin.close()
+        output = deployment.rempart("superset", "sync")
+    assert "RLS filters updated: 3" in output
+
+
+def test_viewers_may_not_export(deployment: Deployment) -> None:
+    client = deployment.client("viewer_sales")
+    ids = _dataset_ids(client)
+    body = {
+        "datasource": {"id": ids["fct_kpi_values"], "type": "table"},
+        "queries": [{"columns": ["department", "kpi_value"], "row_limit": 10}],
+        "result_format": "csv",
+        "result_type": "full",
+    }
+    assert client.http.post("/api/v1/chart/data", json=body).status_code == 403
+    assert client.http.get("/api/v1/dashboard/export/", params={"q": "!(1)"}).status_code in (
+        403,
+        404,
+    )
+    client.close()
+
+
+def test_sql_lab_is_read_only_for_the_analyst(deployment: Deployment) -> None:
+    analyst = deployment.client("analyst")
+    database_id = next(
+        row["id"]
+        for row in analyst.list_all("/api/v1/database/", columns="!(id,database_name)")
+        if row["database_name"] == "Rempart warehouse"
+    )
+
+    def execute(sql: str) -> httpx.Response:
+        analyst._ensure_csrf()
+        return analyst.http.post(
+            "/api/v1/sqllab/execute/",
+            json={"database_id": database_id, "sql": sql, "runAsync": False, "schema": "marts"},
+        )
+
+    response = execute("select department, count(*) as n from marts.fct_kpi_values group by 1")
+    assert response.status_code == 200, response.text
+    assert {row["department"] for row in response.json()["data"]} == set(deployment.departments)
+    before = deployment.query("select count(*) from marts.fct_kpi_values")[0][0]
+    for statement in ("delete from marts.fct_kpi_values", "select * from raw.records limit 1"):
+        response = execute(statement)
+        assert response.status_code != 200 or response.json().get("status") != "success"
+    assert deployment.query("select count(*) from marts.fct_kpi_values")[0][0] == before
+    analyst.close()
+
+
+def test_direct_sql_as_a_viewer_role_reaches_its_department_only(deployment: Deployment) -> None:
+    for department in deployment.departments:
+        with deployment.connect_as(f"rempart_viewer_{department}") as conn:
+            for mart in DEPARTMENT_MARTS:
+                found = {
+                    row[0] for row in conn.execute(f"select distinct department from marts.{mart}")
+                }
+                assert found <= {department}, (department, mart, found)
+            assert conn.execute("select count(*) from marts.fct_kpi_values").fetchone()[0] > 0
+            for escape in (
+                "set role rempart_analyst",
+                "set session authorization rempart_analyst",
+                "select * from raw.records limit 1",
+                "select * from staging.stg_raw__records limit 1",
+                "select * from audit.events limit 1",
+                "delete from marts.fct_kpi_values",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(escape)
+            # A setting a user can change from SQL changes nothing.
+            conn.execute("select set_config('rempart.department', 'sales', false)")
+            found = {
+                r[0] for r in conn.execute("select distinct department from marts.fct_kpi_values")
+            }
+            assert found == {department}
+
+
+# -- the sync and the assets ------------------------------------------------------------------
+
+
+def test_second_sync_changes_nothing_and_assets_round_trip(deployment: Deployment) -> None:
+    output = deployment.rempart("superset", "sync")
+    assert "in sync, nothing changed" in output, output
+    admin = deployment.client("admin")
+    exported = unzip_export(admin.request("GET", "/api/v1/assets/export/"))
+    admin.close()
+    committed = load_assets()
+    assert differences(committed, exported.values()) == []
+    by_uuid = {config.get("uuid"): config for config in exported.values()}
+    for path, config in committed.items():
+        assert config["uuid"] in by_uuid, path
+        held = normalised(by_uuid[config["uuid"]])
+        assert {key: held.get(key) for key in normalised(config)} == normalised(config), path
+
+
+def test_consultations_are_in_the_audit_trail(deployment: Deployment) -> None:
+    client = deployment.client("viewer_operations")
+    ids = _dataset_ids(client)
+    assert _chart_data(client, ids["kpi_daily_summary"]).status_code == 200
+    assert client.http.get("/api/v1/dashboard/kpi-overview").status_code == 200
+    client.close()
+    events = deployment.query(
+        "select action, details ->> 'superset_action' from audit.events "
+        "where actor = 'viewer_operations'"
+    )
+    actions = {action for action, _ in events}
+    assert "superset_chartdatarestapi_data" in actions, actions
+    assert "superset_dashboardrestapi_get" in actions, actions
+    output = deployment.rempart("audit", "verify")
+    assert "ok" in output.lower() or "verified" in output.lower(), output
