@@ -51,6 +51,10 @@ class Settings(BaseSettings):
         default_factory=getpass.getuser, description="Who is acting, as written to the audit trail."
     )
     superset_port: int = Field(default=8088, gt=0, lt=65536, description="Superset's port.")
+    superset_behind_https: bool = Field(
+        default=False,
+        description="Superset is reached through a TLS-terminating proxy: Secure cookies.",
+    )
     superset_sync: bool = Field(
         default=True,
         description="Whether `rempart run` starts Superset and syncs it (false: dbt only).",

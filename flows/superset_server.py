@@ -124,6 +124,7 @@ class SupersetServer:
             "SUPERSET_SECRET_KEY_FILE": str(store.path("superset_secret_key")),
             "REMPART_STATE_DIR": str(self.settings.state_dir),
             "REMPART_AUDIT_DSN": " ".join(f"{k}='{v}'" for k, v in audit_dsn.items()),
+            "SUPERSET_BEHIND_HTTPS": "true" if self.settings.superset_behind_https else "false",
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
         }

@@ -45,12 +45,14 @@ PUBLIC_ROLE_LIKE = None
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# Served on 127.0.0.1 over plain HTTP by default; set to true behind TLS.
-SESSION_COOKIE_SECURE = os.environ.get("SUPERSET_COOKIE_SECURE", "false").lower() in {
-    "1",
-    "true",
-    "yes",
-}
+# Served on 127.0.0.1 over plain HTTP by default. Behind a TLS-terminating reverse proxy
+# (REMPART_SUPERSET_BEHIND_HTTPS=true), cookies are marked Secure and the proxy's
+# X-Forwarded-* headers are trusted, so Superset builds https:// URLs.
+BEHIND_HTTPS = os.environ.get("SUPERSET_BEHIND_HTTPS", "false") == "true"
+SESSION_COOKIE_SECURE = BEHIND_HTTPS
+REMEMBER_COOKIE_SECURE = BEHIND_HTTPS
+REMEMBER_COOKIE_HTTPONLY = True
+ENABLE_PROXY_FIX = BEHIND_HTTPS
 PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
 
 # Brute force on the login form and the login API; one gunicorn worker, so memory suffices.
@@ -58,6 +60,27 @@ RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = "memory://"
 AUTH_RATE_LIMITED = True
 AUTH_RATE_LIMIT = "5 per 40 second"
+# Superset 6.1 attaches that limit to a login view that no longer receives the form, and the
+# REST login never had it: put it on both login endpoints (form and API) explicitly. Only
+# failed attempts count, so people and the sync logging in rightly are never held back.
+LOGIN_ENDPOINTS = ("AuthDBView.login", "SecurityApi.login")
+
+
+def _failed_login(response):
+    if response.status_code == 401:
+        return True
+    return response.status_code == 302 and "/login" in response.headers.get("Location", "")
+
+
+def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
+    limiter = app.appbuilder.sm.limiter
+    for endpoint in LOGIN_ENDPOINTS:
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            raise RuntimeError(f"login endpoint {endpoint} not found: cannot rate-limit it")
+        app.view_functions[endpoint] = limiter.limit(
+            AUTH_RATE_LIMIT, methods=["POST"], deduct_when=_failed_login
+        )(view)
 
 FEATURE_FLAGS = {
     "DASHBOARD_RBAC": True,  # dashboards are granted to roles one by one

@@ -329,3 +329,47 @@ def test_consultations_are_in_the_audit_trail(deployment: Deployment) -> None:
     assert "superset_dashboardrestapi_get" in actions, actions
     output = deployment.rempart("audit", "verify")
     assert "ok" in output.lower() or "verified" in output.lower(), output
+
+
+# -- hardening (last: it trips the login rate limit for this address) -----------------------
+
+
+def test_headers_cookies_and_login_rate_limit(deployment: Deployment, browser: object) -> None:
+    with httpx.Client(base_url=deployment.url, timeout=60) as http:
+        page = http.get("/login/")
+        policy = page.headers["content-security-policy"]
+        assert "default-src 'self'" in policy
+        assert "connect-src 'self'" in policy
+        cookie = page.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=lax" in cookie
+        assert "secure" not in cookie  # plain HTTP on 127.0.0.1; Secure behind HTTPS
+
+    # Failed logins through the login form, as a browser sends them, are rate-limited.
+    tab = browser.new_page()
+    statuses = []
+    try:
+        for _ in range(7):
+            tab.goto(f"{deployment.url}/login/")
+            tab.locator("input#username").fill("admin")
+            tab.locator("input[type=password]").fill("not the password")
+            with tab.expect_response(
+                lambda r: r.request.method == "POST" and "/login" in r.url
+            ) as attempt:
+                tab.get_by_role("button", name="Sign In").click()
+            statuses.append(attempt.value.status)
+    finally:
+        tab.close()
+    assert statuses[:5] == [302] * 5, statuses
+    assert 429 in statuses[5:], statuses
+
+    # And so are failed logins through the REST API.
+    with httpx.Client(base_url=deployment.url, timeout=60) as http:
+        codes = [
+            http.post(
+                "/api/v1/security/login",
+                json={"username": "admin", "password": "wrong", "provider": "db"},
+            ).status_code
+            for _ in range(7)
+        ]
+    assert codes[-1] == 429, codes
