@@ -132,14 +132,14 @@ def test_viewers_see_their_department_only_on_both_dashboards(
         try:
             _open_dashboard(page, deployment, "kpi-overview")
             _screenshot(page, f"kpi_overview_{department}.png", screenshots)
-            assert _column_values(page, "KPI values (detail)", "department") == {department}
+            assert _column_values(page, "KPI values (detail)", "Department") == {department}
             # The department filter offers one value: the others do not exist for this viewer.
             assert page.get_by_text("1 option", exact=True).count() == 1
             seen[department] = _chart(page, "KPIs against their daily targets").inner_text()
 
             _open_dashboard(page, deployment, "data-quality")
             _screenshot(page, f"data_quality_{department}.png", screenshots)
-            assert _column_values(page, "Anomalies", "department") <= {department, ""}
+            assert _column_values(page, "Anomalies", "Department") <= {department, ""}
             assert _chart(page, "Rejected values").locator("tbody tr").count() > 0
         finally:
             page.close()
