@@ -82,6 +82,7 @@ def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
             AUTH_RATE_LIMIT, methods=["POST"], deduct_when=_failed_login
         )(view)
 
+
 FEATURE_FLAGS = {
     "DASHBOARD_RBAC": True,  # dashboards are granted to roles one by one
     "ENABLE_TEMPLATE_PROCESSING": False,  # no Jinja in SQL: no per-user SQL tricks
