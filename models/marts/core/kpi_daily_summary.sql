@@ -8,6 +8,7 @@
             {'columns': ['summary_id'], 'unique': true},
             {'columns': ['measured_on', 'kpi_code']},
             {'columns': ['department']},
+            {'columns': ['last_source_landed_at']},
         ],
     )
 }}
