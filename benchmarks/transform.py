@@ -20,6 +20,10 @@ database and `target/` folder are never touched):
 3. The small file lands, then the **incremental build**: the same `dbt build`.
 4. For reference, a `dbt build --full-refresh` over both files.
 
+Both builds are the plain `dbt build` a scheduled run does. The full build tests every row;
+the incremental one, as every incremental build, tests the rows landed since the last build
+that passed (see the README's dbt section), so its tests cost what the small file brings.
+
 Each figure is the wall-clock time of the whole `dbt build` command, dbt's start-up included,
 after a CHECKPOINT so no build pays for the previous step's dirty buffers. A `dbt parse` runs
 first, untimed, so every build starts from the same warm partial-parse cache. After each build

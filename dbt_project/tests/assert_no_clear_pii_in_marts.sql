@@ -2,7 +2,9 @@
     Fails when any text column of any relation in the marts schema holds a clear PII value:
     a name, employee ID or e-mail found in the landed files, or anything shaped like an
     unmasked e-mail address. Columns are found at run time, so a new mart is covered
-    without being listed.
+    without being listed. On an incremental build, a mart that declares its landing-time
+    column (meta landed_at_column) is read for its rows landed since the last passed build
+    only (new_rows_condition), any other relation in full.
 #}
 {{ config(severity='error') }}
 
@@ -19,7 +21,7 @@
 -- depends_on: {{ ref('dq_kpi_anomalies') }}
 
 {%- set marts_schema = 'marts' %}
-{%- set text_columns = [] %}
+{%- set text_columns = {} %}
 {%- if execute %}
     {%- set query %}
         select table_name, column_name
@@ -29,7 +31,16 @@
             and data_type in ('text', 'character varying')
         order by table_name, column_name
     {%- endset %}
-    {%- set text_columns = run_query(query).rows %}
+    {%- for table_name, column_name in run_query(query).rows %}
+        {%- do text_columns.setdefault(table_name, []).append(column_name) %}
+    {%- endfor %}
+{%- endif %}
+{%- set marts = {} %}
+{%- if execute %}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.schema == marts_schema %}
+        {%- do marts.update({node.alias: node}) %}
+    {%- endfor %}
 {%- endif %}
 
 with
@@ -39,13 +50,20 @@ pii_values as (
 ),
 
 mart_cells as (
-    {%- for table_name, column_name in text_columns %}
-        select distinct
-            '{{ table_name }}' as table_name,
-            '{{ column_name }}' as column_name,
-            lower(trim({{ adapter.quote(column_name) }})) as cell
-        from {{ api.Relation.create(schema=marts_schema, identifier=table_name) }}
-        {% if not loop.last %}union all{% endif %}
+    {%- for table_name, column_names in text_columns.items() %}
+        {%- set scope = new_rows_condition(marts.get(table_name)) %}
+        {%- set table_loop = loop %}
+        {%- for column_name in column_names %}
+            select distinct
+                '{{ table_name }}' as table_name,
+                '{{ column_name }}' as column_name,
+                lower(trim({{ adapter.quote(column_name) }})) as cell
+            from {{ api.Relation.create(schema=marts_schema, identifier=table_name) }}
+            {%- if scope %}
+                where {{ scope }}
+            {%- endif %}
+            {% if not (table_loop.last and loop.last) %}union all{% endif %}
+        {%- endfor %}
     {%- else %}
         select
             null::text as table_name,

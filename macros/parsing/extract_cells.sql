@@ -5,8 +5,11 @@
     `<column>_text` column per requested name (null when the file lacks that column), plus the
     row's file, sheet, row number and the parsing conventions of its source kind.
 
-    The rows are joined once, to one small relation (one row per sheet, with its file's facts),
-    so PostgreSQL reads raw.records in a single pass whatever the number of files.
+    The rows are read sheet by sheet from one small relation (one row per sheet, with its
+    file's facts): a lateral subquery per sheet, which PostgreSQL cannot flatten into a hash
+    join (`offset 0`), so it prunes raw.records to that sheet's file partition at run time and
+    reads only the files of this source kind (and, with a filter on `sheets`, only new files),
+    never the partitions of the other sources.
 #}
 {% macro extract_cells(source_kind, column_names) -%}
     select
@@ -22,8 +25,7 @@
             records.cells[sheets.{{ column_name }}_position] as {{ column_name }}_text
             {%- if not loop.last %},{% endif %}
         {%- endfor %}
-    from {{ ref('stg_raw__records') }} as records
-    inner join (
+    from (
         select
             columns_mapped.file_id,
             columns_mapped.sheet_name,
@@ -46,7 +48,16 @@
             and files.file_status = 'landed'
         group by columns_mapped.file_id, columns_mapped.sheet_name
     ) as sheets
-        on
-            records.file_id = sheets.file_id
-            and records.sheet_name = sheets.sheet_name
+    cross join lateral (
+        select
+            sheet_records.file_id,
+            sheet_records.sheet_name,
+            sheet_records.row_number,
+            sheet_records.cells
+        from {{ ref('stg_raw__records') }} as sheet_records
+        where
+            sheet_records.file_id = sheets.file_id
+            and sheet_records.sheet_name = sheets.sheet_name
+        offset 0
+    ) as records
 {%- endmacro %}

@@ -299,7 +299,8 @@ def test_every_model_documented_and_keyed_and_lineage_reaches_the_marts(
         node["attached_node"]
         for node in manifest["nodes"].values()
         if node["resource_type"] == "test"
-        and node.get("test_metadata", {}).get("name") in ("unique", "unique_combination")
+        and node.get("test_metadata", {}).get("name")
+        in ("unique", "primary_key", "unique_combination")
     }
     for uid, node in models.items():
         assert node["description"], f"{uid} has no description"

@@ -32,5 +32,7 @@ def test_rempart_dbt_build_then_plain_dbt_test(db: psycopg.Connection) -> None:
         check=False,
     )
     assert plain.returncode == 0, plain.stdout + plain.stderr
-    # Three tests of dim_dates, and the project's on-run-end hook (the marts schema grant).
-    assert "PASS=4" in plain.stdout
+    # The two tests of dim_dates and the project's three hooks (build log start and end, the
+    # marts schema grant).
+    assert "PASS=5" in plain.stdout
+    assert "ERROR=0" in plain.stdout

@@ -100,11 +100,18 @@ def test_a_bad_file_among_good_ones_is_quarantined_and_reported(deployment: Depl
 
 
 def test_a_failed_dbt_test_stops_the_flow_before_the_sync(deployment: Deployment) -> None:
-    # Corrupt the landed data behind the loader's back: a row duplicated in raw.records
-    # breaks the primary-key test of stg_raw__records.
+    # Land a file, then corrupt it behind the loader's back before any build reads it: a row
+    # duplicated in raw.records breaks the primary-key test of stg_raw__records, which checks
+    # the rows landed since the last build that passed.
+    corrections = "date_mesure;département;catégorie;sous_catégorie;indicateur;valeur;unité\n"
+    corrections += "03/11/2026;Ventes;Boissons;Café;chiffre_affaires;55,5;EUR\n"
+    name = "sales_fr_2026-11-corrections.csv"
+    (deployment.inbox / name).write_text(corrections, encoding="cp1252")
+    run_rempart("ingest", env=deployment.env)
     [(partition,)] = deployment.query(
         "select 'raw.records_' || file_id from raw.files "
-        "where file_name = 'sales_fr_2026-11.csv' and status = 'landed'"
+        "where file_name = %s and status = 'landed'",
+        name,
     )
     with connection_info(deployment.settings).connect() as conn:
         conn.execute(f"insert into {partition} select * from {partition} limit 1")

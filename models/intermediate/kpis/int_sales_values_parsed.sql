@@ -4,6 +4,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['landed_at']}, {'columns': ['file_id']}],
+        post_hook="{{ create_index_if_missing(this, ['landed_at'], 'rejection_reason is not null', 'rejected') }}",
     )
 }}
 
@@ -14,6 +15,9 @@
     The one large source, so parsed once: an incremental table that appends the files landed
     since the previous run (landed files never change). After changing a mapping seed
     (aliases, KPI definitions), rebuild it with `--full-refresh` to re-read old files.
+
+    The partial index on the landing time of rejected rows lets dq_rejected_rows find the new
+    rejections without reading the accepted rows, even when no row was ever rejected.
 #}
 with
 

@@ -6,8 +6,9 @@
         on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['kpi_value_id'], 'unique': true},
-            {'columns': ['measured_on']},
+            {'columns': ['measured_on', 'kpi_code', 'department', 'category']},
             {'columns': ['kpi_code', 'department']},
+            {'columns': ['source_landed_at']},
         ],
     )
 }}
@@ -18,6 +19,10 @@
     one and merges them in; the file that landed last wins, and the value it replaced is kept
     beside it (previous_value, previous_source_file_id) for reviewers. Every version stays in
     the snapshot snap_kpi_values.
+
+    Indexes: the business key (merge); the summary's group (day, KPI, department, category),
+    which kpi_daily_summary recomputes group by group; the landing time, by which incremental
+    runs, the snapshot and the data tests find the values merged since their last run.
 #}
 with
 

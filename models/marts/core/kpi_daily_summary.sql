@@ -8,50 +8,87 @@
             {'columns': ['summary_id'], 'unique': true},
             {'columns': ['measured_on', 'kpi_code']},
             {'columns': ['department']},
+            {'columns': ['last_source_landed_at']},
         ],
     )
 }}
 
 {#
     Per day, KPI, department and category: average, minimum, maximum, sum and count of the KPI
-    values, with the KPI's daily target. Incremental: only the days that received new values
-    since the last run are recomputed.
+    values, with the KPI's daily target. Incremental: only the groups (day, KPI, department,
+    category) that received a value since the last run are recomputed, each from its own
+    values found through the fact table's index on those columns: the cost follows the new
+    values, not the history.
 #}
-with
-
-kpi_values as (
-    select * from {{ ref('fct_kpi_values') }}
-    {% if is_incremental() %}
-        where measured_on in (
-            select changed.measured_on
-            from {{ ref('fct_kpi_values') }} as changed
-            where changed.source_landed_at > (
-                select coalesce(max(last_source_landed_at), '-infinity'::timestamptz)
-                from {{ this }}
-            )
-        )
-    {% endif %}
-),
-
-kpis as (
-    select * from {{ ref('dim_kpis') }}
-),
-
-values_summarised as (
-    select
-        measured_on,
-        kpi_code,
-        department,
-        category,
+{%- set aggregates %}
         avg(kpi_value) as value_avg,
         min(kpi_value) as value_min,
         max(kpi_value) as value_max,
         sum(kpi_value) as value_sum,
         count(*) as value_count,
         max(source_landed_at) as last_source_landed_at
-    from kpi_values
-    group by measured_on, kpi_code, department, category
+{%- endset %}
+
+with
+
+kpis as (
+    select * from {{ ref('dim_kpis') }}
 ),
+
+{% if is_incremental() %}
+    groups_changed as (
+        select distinct
+            measured_on,
+            kpi_code,
+            department,
+            category
+        from {{ ref('fct_kpi_values') }}
+        where source_landed_at > (
+            select coalesce(max(last_source_landed_at), '-infinity'::timestamptz)
+            from {{ this }}
+        )
+    ),
+
+    {# Lateral: each changed group aggregates its own values, read through the fact table's
+       index on the group's columns (the category compared with `=` or both null, so the index
+       serves it too), whatever the planner guesses about how many groups changed. #}
+    values_summarised as (
+        select
+            groups_changed.measured_on,
+            groups_changed.kpi_code,
+            groups_changed.department,
+            groups_changed.category,
+            group_values.*
+        from groups_changed
+        cross join lateral (
+            select {{ aggregates }}
+            from {{ ref('fct_kpi_values') }} as kpi_values
+            where
+                kpi_values.measured_on = groups_changed.measured_on
+                and kpi_values.kpi_code = groups_changed.kpi_code
+                and kpi_values.department = groups_changed.department
+                and (
+                    kpi_values.category = groups_changed.category
+                    or (kpi_values.category is null and groups_changed.category is null)
+                )
+        ) as group_values
+    ),
+{% else %}
+    kpi_values as (
+        select * from {{ ref('fct_kpi_values') }}
+    ),
+
+    values_summarised as (
+        select
+            measured_on,
+            kpi_code,
+            department,
+            category,
+            {{- aggregates }}
+        from kpi_values
+        group by measured_on, kpi_code, department, category
+    ),
+{% endif %}
 
 final as (
     select

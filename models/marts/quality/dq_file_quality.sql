@@ -32,15 +32,6 @@ row_checks as (
     {% endif %}
 ),
 
-records as (
-    select * from {{ ref('stg_raw__records') }}
-    {% if is_incremental() %}
-        where _landed_at > (
-            select coalesce(max(registered_at), '-infinity'::timestamptz) from {{ this }}
-        )
-    {% endif %}
-),
-
 checks_counted as (
     select
         file_id,
@@ -70,17 +61,38 @@ reasons_counted as (
     group by file_id
 ),
 
-cells_counted as (
-    select
-        file_id,
-        sum(cardinality(cells)) as cell_count,
-        sum(
-            cardinality(array_positions(cells, ''))
-            + cardinality(array_positions(cells, null))
-        ) as empty_cell_count
-    from records
-    group by file_id
-),
+{% if is_incremental() %}
+    {# File by file (lateral): PostgreSQL reads only the new files' partitions of records. #}
+    cells_counted as (
+        select
+            files.file_id,
+            file_cells.cell_count,
+            file_cells.empty_cell_count
+        from files
+        cross join lateral (
+            select
+                sum(cardinality(records.cells)) as cell_count,
+                sum(
+                    cardinality(array_positions(records.cells, ''))
+                    + cardinality(array_positions(records.cells, null))
+                ) as empty_cell_count
+            from {{ ref('stg_raw__records') }} as records
+            where records.file_id = files.file_id
+        ) as file_cells
+    ),
+{% else %}
+    cells_counted as (
+        select
+            file_id,
+            sum(cardinality(cells)) as cell_count,
+            sum(
+                cardinality(array_positions(cells, ''))
+                + cardinality(array_positions(cells, null))
+            ) as empty_cell_count
+        from {{ ref('stg_raw__records') }}
+        group by file_id
+    ),
+{% endif %}
 
 final as (
     select

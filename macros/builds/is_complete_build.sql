@@ -1,0 +1,10 @@
+{#
+    True when this invocation runs every node: no --select, --exclude, --selector or
+    resource-type filter. Only a complete build can vouch for every test.
+#}
+{% macro is_complete_build() -%}
+    {%- set args = invocation_args_dict -%}
+    {%- set narrowed = args.get('select') or args.get('exclude') or args.get('selector')
+        or args.get('resource_types') or args.get('exclude_resource_types') -%}
+    {{ return(not narrowed) }}
+{%- endmacro %}
