@@ -17,14 +17,17 @@ from flows.settings import PROJECT_DIR, Settings, load_settings
 VENV_BIN = Path(sys.executable).parent
 
 
-def _isolated_environment(settings: Settings) -> dict[str, str]:
+def isolated_environment(state_dir: Path, work_dir: Path) -> dict[str, str]:
+    """The environment of a Rempart installation of its own: the server and secrets under
+    `state_dir`, the inbox, archive, quarantine and dbt's output under `work_dir`."""
     return {
-        "REMPART_STATE_DIR": str(settings.state_dir),
-        "REMPART_INBOX_DIR": str(settings.state_dir / "data" / "inbox"),
-        "REMPART_ARCHIVE_DIR": str(settings.state_dir / "data" / "archive"),
-        "REMPART_QUARANTINE_DIR": str(settings.state_dir / "data" / "quarantine"),
-        "DBT_TARGET_PATH": str(settings.state_dir / "dbt-target"),
-        "DBT_LOG_PATH": str(settings.state_dir / "dbt-logs"),
+        "REMPART_DATABASE_URL": "",
+        "REMPART_STATE_DIR": str(state_dir),
+        "REMPART_INBOX_DIR": str(work_dir / "inbox"),
+        "REMPART_ARCHIVE_DIR": str(work_dir / "archive"),
+        "REMPART_QUARANTINE_DIR": str(work_dir / "quarantine"),
+        "DBT_TARGET_PATH": str(work_dir / "target"),
+        "DBT_LOG_PATH": str(work_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }
@@ -41,7 +44,7 @@ def rempart_settings() -> Iterator[Settings]:
     os.environ.pop("REMPART_DATABASE_URL", None)
     try:
         with temporary_server(load_settings()) as scratch:
-            os.environ.update(_isolated_environment(scratch))
+            os.environ.update(isolated_environment(scratch.state_dir, scratch.state_dir / "data"))
             yield load_settings()
     finally:
         os.environ.clear()

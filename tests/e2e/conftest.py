@@ -23,7 +23,7 @@ from flows.secrets import SecretStore
 from flows.settings import PROJECT_DIR, Settings, load_settings
 from flows.superset_server import SupersetServer, password_secret
 from flows.superset_sync import SupersetClient
-from tests.conftest import run_rempart
+from tests.conftest import isolated_environment, run_rempart
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -86,13 +86,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     with temporary_server(load_settings()) as scratch:
         port = _free_port()
         env = {
-            "REMPART_DATABASE_URL": "",
-            "REMPART_STATE_DIR": str(scratch.state_dir),
-            "REMPART_INBOX_DIR": str(work / "inbox"),
-            "REMPART_ARCHIVE_DIR": str(work / "archive"),
-            "REMPART_QUARANTINE_DIR": str(work / "quarantine"),
-            "DBT_TARGET_PATH": str(work / "target"),
-            "DBT_LOG_PATH": str(work / "logs"),
+            **isolated_environment(scratch.state_dir, work),
             "REMPART_SUPERSET_PORT": str(port),
             "REMPART_SUPERSET_SYNC": "true",
         }

@@ -16,7 +16,7 @@ import pytest
 
 from flows.database import connection_info, temporary_server
 from flows.settings import PROJECT_DIR, Settings, load_settings
-from tests.conftest import run_rempart
+from tests.conftest import isolated_environment, run_rempart
 
 EXAMPLES = PROJECT_DIR / "data" / "examples" / "files"
 
@@ -47,12 +47,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     work = tmp_path_factory.mktemp("deployment")
     with temporary_server(load_settings()) as scratch:
         env = {
-            "REMPART_STATE_DIR": str(scratch.state_dir),
-            "REMPART_INBOX_DIR": str(work / "inbox"),
-            "REMPART_ARCHIVE_DIR": str(work / "archive"),
-            "REMPART_QUARANTINE_DIR": str(work / "quarantine"),
-            "DBT_TARGET_PATH": str(work / "target"),
-            "DBT_LOG_PATH": str(work / "logs"),
+            **isolated_environment(scratch.state_dir, work),
             # Superset and its sync have tests of their own (tests/e2e).
             "REMPART_SUPERSET_SYNC": "false",
         }
