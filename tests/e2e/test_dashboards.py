@@ -208,6 +208,33 @@ def test_chart_data_api_returns_only_the_viewers_department(deployment: Deployme
     analyst.close()
 
 
+def test_daily_value_is_what_the_daily_target_means(deployment: Deployment) -> None:
+    """The metric the cards and the targets table show: a day's total for additive KPIs, the
+    average of the day's values for rates and averages; over a period, the average day."""
+    client = deployment.client("viewer_sales")
+    response = _chart_data(
+        client,
+        _dataset_ids(client)["kpi_daily_summary"],
+        columns=["kpi_code"],
+        metrics=["daily_value"],
+    )
+    client.close()
+    assert response.status_code == 200, response.text
+    shown = {row["kpi_code"]: row["daily_value"] for row in response.json()["result"][0]["data"]}
+    expected = dict(
+        deployment.query(
+            "select kpi_code, case when kpis.aggregation = 'avg' then avg(kpi_value)"
+            " else sum(kpi_value) / count(distinct measured_on) end::float"
+            " from marts.fct_kpi_values join marts.dim_kpis as kpis using (kpi_code)"
+            " where department = 'sales' group by kpi_code, kpis.aggregation"
+        )
+    )
+    assert {"chiffre_affaires", "panier_moyen"} <= shown.keys()
+    assert shown.keys() == expected.keys()
+    for kpi_code, value in expected.items():
+        assert shown[kpi_code] == pytest.approx(value, rel=1e-6), kpi_code
+
+
 def test_postgres_still_filters_when_superset_rls_is_gone(deployment: Deployment) -> None:
     """Superset's RLS filters are one layer; the viewer's own Postgres role is the other."""
     admin = deployment.client("admin")

@@ -15,11 +15,12 @@
 
 {#
     Per day, KPI, department and category: average, minimum, maximum, sum and count of the KPI
-    values, with the KPI's daily target. Incremental: only the groups (day, KPI, department,
-    category) that received a value since the last run are recomputed, each from its own
-    values found through the fact table's index on those columns: the cost follows the new
-    values, not the history.
+    values, with the KPI's aggregation and daily target. Incremental: only the groups (day, KPI,
+    department, category) that received a value since the last run, or whose KPI definition
+    changed, are recomputed, each from its own values found through the fact table's index on
+    those columns: the cost follows the new values, not the history.
 #}
+{%- set kpi_definition_columns = ['kpi_name', 'unit', 'aggregation', 'daily_target'] %}
 {%- set aggregates %}
         avg(kpi_value) as value_avg,
         min(kpi_value) as value_min,
@@ -47,6 +48,30 @@ kpis as (
             select coalesce(max(last_source_landed_at), '-infinity'::timestamptz)
             from {{ this }}
         )
+
+        union
+
+        {# A KPI definition edited in the seed reaches the groups already summarised too, not
+           only those that receive new values; so does a definition column the table does not
+           have yet (added by on_schema_change), which counts as changed. #}
+        select
+            summary.measured_on,
+            summary.kpi_code,
+            summary.department,
+            summary.category
+        from {{ this }} as summary
+        inner join kpis
+            on summary.kpi_code = kpis.kpi_code
+        where
+            {%- set summarised = adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
+            {%- for column in kpi_definition_columns %}
+                {{ 'or ' if not loop.first }}
+                {%- if column in summarised -%}
+                    summary.{{ column }} is distinct from kpis.{{ column }}
+                {%- else -%}
+                    true
+                {%- endif %}
+            {%- endfor %}
     ),
 
     {# Lateral: each changed group aggregates its own values, read through the fact table's
@@ -110,6 +135,7 @@ final as (
         values_summarised.value_max,
         values_summarised.value_sum,
         values_summarised.value_count::integer as value_count,
+        kpis.aggregation,
         kpis.daily_target,
         values_summarised.last_source_landed_at
     from values_summarised
