@@ -211,8 +211,21 @@ class AuditedEventLogger(DBEventLogger):
             "chart_id": slice_id,
             "user_id": user_id,
         }
-        payload = kwargs.get("curated_payload") or {}
-        for key in ("path", "object_ref", "rison", "query_context_generation", "result_format"):
+        # The request as Superset collected it (path, query string, JSON body); only the keys
+        # that say what was asked and in which form, so an export tells from a view.
+        records = kwargs.get("records") or [{}]
+        payload = {**records[0], **(kwargs.get("curated_payload") or {})}
+        payload.setdefault("result_format", payload.get("format"))
+        payload.setdefault("result_type", payload.get("type"))
+        for key in (
+            "path",
+            "url_rule",
+            "object_ref",
+            "rison",
+            "datasource",
+            "result_format",
+            "result_type",
+        ):
             if payload.get(key) is not None:
                 details[key] = str(payload[key])[:500]
         try:

@@ -354,6 +354,24 @@ def test_consultations_are_in_the_audit_trail(deployment: Deployment) -> None:
     actions = {action for action, _ in events}
     assert "superset_chartdatarestapi_data" in actions, actions
     assert "superset_dashboardrestapi_get" in actions, actions
+
+    # An export (CSV of a chart's data, which the analyst may do) is recorded as such.
+    analyst = deployment.client("analyst")
+    body = {
+        "datasource": {"id": _dataset_ids(analyst)["fct_kpi_values"], "type": "table"},
+        "queries": [{"columns": ["department", "kpi_value"], "row_limit": 10}],
+        "result_format": "csv",
+        "result_type": "full",
+    }
+    response = analyst.http.post("/api/v1/chart/data", json=body)
+    analyst.close()
+    assert response.status_code == 200, response.text
+    exports = deployment.query(
+        "select details from audit.events where actor = 'analyst' "
+        "and action = 'superset_chartdatarestapi_data'"
+    )
+    assert any(details.get("result_format") == "csv" for (details,) in exports), exports
+
     output = deployment.rempart("audit", "verify")
     assert "ok" in output.lower() or "verified" in output.lower(), output
 
