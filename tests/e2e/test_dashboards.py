@@ -8,6 +8,7 @@ Superset uses for them.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -339,6 +340,43 @@ def test_second_sync_changes_nothing_and_assets_round_trip(deployment: Deploymen
         assert config["uuid"] in by_uuid, path
         held = normalised(by_uuid[config["uuid"]])
         assert {key: held.get(key) for key in normalised(config)} == normalised(config), path
+
+
+def test_a_renamed_column_in_dbt_updates_its_dataset(deployment: Deployment) -> None:
+    """The sync follows the manifest: a column renamed in a mart's YAML is renamed in Superset."""
+    manifest_path = Path(deployment.env["DBT_TARGET_PATH"]) / "manifest.json"
+    original = manifest_path.read_text(encoding="utf-8")
+    manifest = json.loads(original)
+    [mart] = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["name"] == "dq_source_quality"
+    ]
+    mart["columns"] = {
+        ("files_received" if name == "files_landed" else name): (
+            {**column, "name": "files_received"} if name == "files_landed" else column
+        )
+        for name, column in mart["columns"].items()
+    }
+    admin = deployment.client("admin")
+
+    def dataset_columns() -> set[str]:
+        dataset_id = _dataset_ids(admin)["dq_source_quality"]
+        result = admin.request("GET", f"/api/v1/dataset/{dataset_id}")["result"]
+        return {column["column_name"] for column in result["columns"]}
+
+    assert "files_landed" in dataset_columns()
+    try:
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+        output = deployment.rempart("superset", "sync")
+        assert "assets imported: 1 (" in output, output
+        assert {"files_received"} <= dataset_columns() and "files_landed" not in dataset_columns()
+    finally:
+        manifest_path.write_text(original, encoding="utf-8")
+        output = deployment.rempart("superset", "sync")
+    assert "assets imported: 1 (" in output, output
+    assert "files_landed" in dataset_columns()
+    admin.close()
 
 
 def test_consultations_are_in_the_audit_trail(deployment: Deployment) -> None:
