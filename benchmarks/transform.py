@@ -26,7 +26,9 @@ that passed (see the README's dbt section), so its tests cost what the small fil
 
 Each figure is the wall-clock time of the whole `dbt build` command, dbt's start-up included,
 after a CHECKPOINT so no build pays for the previous step's dirty buffers. A `dbt parse` runs
-first, untimed, so every build starts from the same warm partial-parse cache. After each build
+first, untimed, so every build starts from the same warm partial-parse cache. The ratio is
+also given on dbt's own elapsed time (run_results.json), which leaves out the interpreter's
+start-up: a fixed 2-3 s here that weighs on the incremental build alone. After each build
 the database says what happened (distinct keys in `marts.fct_kpi_values`, the rows the
 incremental run merged and how many of them were updates, the versions in
 `snapshots.snap_kpi_values`), and dbt's `run_results.json` says where the time went: the five
@@ -640,6 +642,17 @@ def results_table(bench: Benchmark, plan: DataPlan) -> str:
                 _verdict(ratio < INCREMENTAL_TARGET),
             )
         )
+        if full.dbt_seconds and incremental.dbt_seconds:
+            # dbt's own elapsed time leaves out the 2-3 s the interpreter takes to import dbt
+            # and load the parse cache: what the builds cost, against what the command costs.
+            rows.append(
+                (
+                    "  the same, dbt's elapsed time",
+                    f"{incremental.dbt_seconds / full.dbt_seconds:.1%}",
+                    "",
+                    "info",
+                )
+            )
     else:
         rows.append(("incremental / full", "n/a", f"< {INCREMENTAL_TARGET:.0%}", "FAILED"))
     rows.append(("full refresh (dbt build --full-refresh)", seconds(refresh), "", "info"))
