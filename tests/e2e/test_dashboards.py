@@ -104,12 +104,14 @@ def _screenshot(page: object, name: str, folders: list[Path]) -> None:
         shutil.copyfile(first, folder / name)
 
 
-def _chart_data(client: SupersetClient, dataset_id: int, **query: object) -> httpx.Response:
+def _chart_data(
+    client: SupersetClient, dataset_id: int, result_type: str = "full", **query: object
+) -> httpx.Response:
     body = {
         "datasource": {"id": dataset_id, "type": "table"},
         "queries": [{"columns": ["department"], "metrics": ["count"], "row_limit": 1000, **query}],
         "result_format": "json",
-        "result_type": "full",
+        "result_type": result_type,
     }
     return client.http.post("/api/v1/chart/data", json=body)
 
@@ -201,6 +203,13 @@ def test_chart_data_api_returns_only_the_viewers_department(deployment: Deployme
                 assert response.status_code == 200, response.text
                 rows = response.json()["result"][0]["data"]
                 assert {row["department"] for row in rows} <= {department}, (mart, query)
+        # Drill to detail: the rows behind a chart, every column.
+        response = _chart_data(
+            client, ids["fct_kpi_values"], "drill_detail", columns=[], metrics=[]
+        )
+        assert response.status_code == 200, response.text
+        rows = response.json()["result"][0]["data"]
+        assert rows and {row["department"] for row in rows} == {department}
         client.close()
     # The analyst reads every department.
     analyst = deployment.client("analyst")
