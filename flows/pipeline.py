@@ -3,8 +3,8 @@
     ingest_inbox  ->  build_models (dbt build, each node a Prefect task)  ->  sync_superset
 
 A rejected file does not stop the others; a failed dbt model or test stops the flow before the
-sync, so dashboards never show data that failed its tests. Every run's outcome is appended to
-the audit trail.
+sync, and dbt skips the models downstream of it (the model a failing test checks is already
+written: see the README). Every run's outcome is appended to the audit trail.
 """
 
 from __future__ import annotations
