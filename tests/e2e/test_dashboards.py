@@ -280,6 +280,45 @@ def test_viewers_may_not_export(deployment: Deployment) -> None:
     client.close()
 
 
+def test_viewers_may_not_run_sql_lab_queries(deployment: Deployment, browser: object) -> None:
+    """SQL Lab is not allowed to viewers: its API refuses a logged-in viewer's query sent from
+    their browser session with the page's own CSRF token, the very request that serves the
+    analyst."""
+    analyst = deployment.client("analyst")
+    database_id = next(
+        row["id"]
+        for row in analyst.list_all("/api/v1/database/", columns="!(id,database_name)")
+        if row["database_name"] == "Rempart warehouse"
+    )
+    analyst.close()
+
+    def query_from_the_browser(username: str) -> tuple[int, str]:
+        page = _log_in(browser, deployment, username)
+        try:
+            return page.evaluate(
+                """async ([databaseId]) => {
+                    const token = document.querySelector('#csrf_token')?.value;
+                    const response = await fetch('/api/v1/sqllab/execute/', {
+                        method: 'POST',
+                        headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
+                        body: JSON.stringify({database_id: databaseId, runAsync: false,
+                            schema: 'marts',
+                            sql: 'select distinct department from marts.fct_kpi_values'}),
+                    });
+                    return [response.status, await response.text()];
+                }""",
+                [database_id],
+            )
+        finally:
+            page.close()
+
+    status, body = query_from_the_browser("analyst")
+    assert status == 200 and "support" in body, (status, body[:300])
+    status, body = query_from_the_browser("viewer_sales")
+    assert status in (401, 403), (status, body[:300])
+    assert "support" not in body and "operations" not in body
+
+
 def test_sql_lab_is_read_only_for_the_analyst(deployment: Deployment) -> None:
     analyst = deployment.client("analyst")
     database_id = next(
