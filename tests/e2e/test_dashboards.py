@@ -105,15 +105,39 @@ def _screenshot(page: object, name: str, folders: list[Path]) -> None:
 
 
 def _chart_data(
-    client: SupersetClient, dataset_id: int, result_type: str = "full", **query: object
+    client: SupersetClient,
+    dataset_id: int,
+    result_type: str = "full",
+    result_format: str = "json",
+    **query: object,
 ) -> httpx.Response:
     body = {
         "datasource": {"id": dataset_id, "type": "table"},
         "queries": [{"columns": ["department"], "metrics": ["count"], "row_limit": 1000, **query}],
-        "result_format": "json",
+        "result_format": result_format,
         "result_type": result_type,
     }
     return client.http.post("/api/v1/chart/data", json=body)
+
+
+def _csv_export(client: SupersetClient) -> httpx.Response:
+    """The data of a chart on fct_kpi_values as CSV: an export."""
+    return _chart_data(
+        client,
+        _dataset_ids(client)["fct_kpi_values"],
+        result_format="csv",
+        columns=["department", "kpi_value"],
+        metrics=[],
+        row_limit=10,
+    )
+
+
+def _warehouse_database_id(client: SupersetClient) -> int:
+    return next(
+        row["id"]
+        for row in client.list_all("/api/v1/database/", columns="!(id,database_name)")
+        if row["database_name"] == "Rempart warehouse"
+    )
 
 
 def _dataset_ids(client: SupersetClient) -> dict[str, int]:
@@ -265,14 +289,7 @@ def test_postgres_still_filters_when_superset_rls_is_gone(deployment: Deployment
 
 def test_viewers_may_not_export(deployment: Deployment) -> None:
     client = deployment.client("viewer_sales")
-    ids = _dataset_ids(client)
-    body = {
-        "datasource": {"id": ids["fct_kpi_values"], "type": "table"},
-        "queries": [{"columns": ["department", "kpi_value"], "row_limit": 10}],
-        "result_format": "csv",
-        "result_type": "full",
-    }
-    assert client.http.post("/api/v1/chart/data", json=body).status_code == 403
+    assert _csv_export(client).status_code == 403
     assert client.http.get("/api/v1/dashboard/export/", params={"q": "!(1)"}).status_code in (
         403,
         404,
@@ -285,11 +302,7 @@ def test_viewers_may_not_run_sql_lab_queries(deployment: Deployment, browser: ob
     their browser session with the page's own CSRF token, the very request that serves the
     analyst."""
     analyst = deployment.client("analyst")
-    database_id = next(
-        row["id"]
-        for row in analyst.list_all("/api/v1/database/", columns="!(id,database_name)")
-        if row["database_name"] == "Rempart warehouse"
-    )
+    database_id = _warehouse_database_id(analyst)
     analyst.close()
 
     def query_from_the_browser(username: str) -> tuple[int, str]:
@@ -321,11 +334,7 @@ def test_viewers_may_not_run_sql_lab_queries(deployment: Deployment, browser: ob
 
 def test_sql_lab_is_read_only_for_the_analyst(deployment: Deployment) -> None:
     analyst = deployment.client("analyst")
-    database_id = next(
-        row["id"]
-        for row in analyst.list_all("/api/v1/database/", columns="!(id,database_name)")
-        if row["database_name"] == "Rempart warehouse"
-    )
+    database_id = _warehouse_database_id(analyst)
 
     def execute(sql: str) -> httpx.Response:
         analyst._ensure_csrf()
@@ -400,12 +409,8 @@ def test_a_renamed_column_in_dbt_updates_its_dataset(deployment: Deployment) -> 
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["name"] == "dq_source_quality"
     ]
-    mart["columns"] = {
-        ("files_received" if name == "files_landed" else name): (
-            {**column, "name": "files_received"} if name == "files_landed" else column
-        )
-        for name, column in mart["columns"].items()
-    }
+    column = mart["columns"].pop("files_landed")
+    mart["columns"]["files_received"] = {**column, "name": "files_received"}
     admin = deployment.client("admin")
 
     def dataset_columns() -> set[str]:
@@ -418,7 +423,8 @@ def test_a_renamed_column_in_dbt_updates_its_dataset(deployment: Deployment) -> 
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
         output = deployment.rempart("superset", "sync")
         assert "assets imported: 1 (" in output, output
-        assert {"files_received"} <= dataset_columns() and "files_landed" not in dataset_columns()
+        renamed = dataset_columns()
+        assert "files_received" in renamed and "files_landed" not in renamed
     finally:
         manifest_path.write_text(original, encoding="utf-8")
         output = deployment.rempart("superset", "sync")
@@ -443,13 +449,7 @@ def test_consultations_are_in_the_audit_trail(deployment: Deployment) -> None:
 
     # An export (CSV of a chart's data, which the analyst may do) is recorded as such.
     analyst = deployment.client("analyst")
-    body = {
-        "datasource": {"id": _dataset_ids(analyst)["fct_kpi_values"], "type": "table"},
-        "queries": [{"columns": ["department", "kpi_value"], "row_limit": 10}],
-        "result_format": "csv",
-        "result_type": "full",
-    }
-    response = analyst.http.post("/api/v1/chart/data", json=body)
+    response = _csv_export(analyst)
     analyst.close()
     assert response.status_code == 200, response.text
     exports = deployment.query(

@@ -190,25 +190,35 @@ def test_incremental_build_touches_only_the_new_file(after_november: Warehouse) 
 
 
 def test_kpi_definitions_reach_the_summary_already_built(after_november: Warehouse) -> None:
-    """The summary copies each KPI's name, unit, aggregation and target: an edited definition,
-    or a definition column the table lacks (an upgrade), recomputes the old groups too."""
+    """The summary copies each KPI's name, unit, aggregation and target: a copy that differs
+    from the definition, or a definition column the table lacks (an upgrade), is recomputed."""
     warehouse = after_november
-    with connection_info(warehouse.settings).connect() as conn:
-        conn.execute("alter table marts.kpi_daily_summary drop column aggregation")
-        conn.execute(
-            "update marts.kpi_daily_summary set daily_target = 1 "
-            "where kpi_code = 'chiffre_affaires'"
-        )
+
+    def alter(statement: str) -> None:
+        with connection_info(warehouse.settings).connect() as conn:
+            conn.execute(statement)
+
+    def stale_rows() -> int:
+        return warehouse.query(
+            "select count(*) from marts.kpi_daily_summary as summary "
+            "join marts.dim_kpis as kpis using (kpi_code) "
+            "where (summary.kpi_name, summary.unit, summary.aggregation, summary.daily_target) "
+            "is distinct from (kpis.kpi_name, kpis.unit, kpis.aggregation, kpis.daily_target)"
+        )[0][0]
+
+    alter("update marts.kpi_daily_summary set daily_target = 1 where kpi_code = 'chiffre_affaires'")
+    edited = stale_rows()
+    assert edited > 0
+    warehouse.dbt("build")
+    assert warehouse.rows_affected("kpi_daily_summary") == edited
+    assert stale_rows() == 0
+
+    alter("alter table marts.kpi_daily_summary drop column aggregation")
     summarised = warehouse.query("select count(*) from marts.kpi_daily_summary")[0][0]
     warehouse.dbt("build")
     assert warehouse.rows_affected("kpi_daily_summary") == summarised
-    stale = warehouse.query(
-        "select count(*) from marts.kpi_daily_summary as summary "
-        "join marts.dim_kpis as kpis using (kpi_code) "
-        "where (summary.aggregation, summary.daily_target) "
-        "is distinct from (kpis.aggregation, kpis.daily_target)"
-    )[0][0]
-    assert stale == 0
+    assert stale_rows() == 0
+
     warehouse.dbt("build")
     assert warehouse.rows_affected("kpi_daily_summary") == 0
 
