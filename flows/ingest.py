@@ -27,6 +27,7 @@ def landing_config(settings: Settings) -> LandingConfig:
         actor=settings.user,
         max_bytes=settings.max_file_size_mb * 1024 * 1024,
         csv_encoding=settings.csv_encoding,
+        trace_dir=settings.state_dir / "logs",
     )
 
 

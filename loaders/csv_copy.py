@@ -3,8 +3,9 @@
 The file's bytes are streamed unchanged into `COPY ... (FORMAT csv)` on a temporary table of
 text columns, then moved into `raw.records` as one text array per row. PostgreSQL's C parser
 handles quoting, embedded newlines and the encoding conversion, at close to raw COPY speed, and
-memory stays flat whatever the file size. Python only reads a sample (encoding, delimiter,
-header) and, when COPY refuses a row, re-reads the file to explain the refusal precisely.
+memory stays flat whatever the file size. Python reads a sample (encoding, delimiter,
+header) and checks that COPY would keep every cell as written (`copy_keeps_cells`); a file it
+would alter, or that it refuses, is read by Python instead (`csv_reader.py`).
 """
 
 from __future__ import annotations
@@ -177,70 +178,67 @@ def inspect_csv(
     return CsvLayout(encoding, delimiter, [h.strip() for h in headers], skip)
 
 
-_COPY_LINE = re.compile(r"line (\d+)")
+# A table holds at most 1,600 columns; the landing table has one more, the record number.
+COPY_MAX_COLUMNS = 1_500
+# How much of a line COPY's safety check holds in memory before it gives up on COPY.
+MAX_LINE_BYTES = 64 << 20
 
 
-def _explain_copy_error(
-    file_name: str, handle: BinaryIO, layout: CsvLayout, error: psycopg.Error
-) -> RejectedFile:
-    """Turn COPY's refusal into which record, what was expected and what was found."""
-    primary = error.diag.message_primary or str(error)
-    match = _COPY_LINE.search(error.diag.context or "")
-    if "newline" in primary or "carriage return" in primary:
-        return RejectedFile(
-            file_name,
-            "the line endings change within the file",
-            location=f"line {match.group(1)}" if match else None,
-            expected="the same line ending (CRLF or LF) on every line, or quoted line breaks",
-            found=primary,
-        )
-    expected = len(layout.headers)
-    # COPY counts physical lines (the header is line 1); find the record spanning that line.
-    line_number = int(match.group(1)) if match else None
-    location = f"line {line_number}" if line_number else None
+def copy_keeps_cells(handle: BinaryIO, layout: CsvLayout) -> bool:
+    """Whether COPY would land every cell exactly as Python's csv module reads it.
+
+    The two parsers differ on quote characters only: PostgreSQL opens a quoted section at a
+    quote anywhere in a field, Python only at the start of one. So remove every field that is
+    quoted cleanly, from just after a delimiter or a line start to just before a delimiter or a
+    line end (where both parsers agree it is one quoted field); if any quote character is left,
+    the parsers may disagree and COPY is not used. The same for a line `\\.`, which older
+    servers take as the end of the data. Lines are checked in chunks cut at line ends; a quoted
+    field that spans a cut is seen as unclean, which only costs speed, never a cell.
+    """
+    if len(layout.headers) > COPY_MAX_COLUMNS:
+        return False
+    delimiter = re.escape(layout.delimiter.encode())
+    clean_quoted_field = re.compile(
+        rb"(?:^|(?<=[" + delimiter + rb'\r\n]))"(?:[^"]|"")*"(?=[' + delimiter + rb"\r\n]|$)"
+    )
+    end_of_data_marker = re.compile(rb"(?:^|[\r\n])\\\.(?:[\r\n]|$)")
     handle.seek(layout.skip_bytes)
-    text = io.TextIOWrapper(handle, encoding=layout.encoding, newline="")
-    reader = csv.reader(text, delimiter=layout.delimiter, strict=True)
+    pending = b""
     try:
-        first_line = 1
-        for number, row in enumerate(reader, start=1):
-            spans_line = line_number is not None and first_line <= line_number <= reader.line_num
-            if len(row) != expected and (line_number is None or spans_line):
-                return RejectedFile(
-                    file_name,
-                    "a blank line" if not row else "a row has the wrong number of fields",
-                    location=f"record {number}, line {first_line}",
-                    expected=f"{expected} fields",
-                    found=f"{len(row)}",
-                )
-            if spans_line:
-                location = f"record {number}, line {first_line}"
-                break
-            first_line = reader.line_num + 1
-    except csv.Error as parse_error:
-        return RejectedFile(
-            file_name,
-            "the CSV cannot be parsed",
-            location=f"line {reader.line_num}",
-            found=str(parse_error),
-        )
+        while True:
+            chunk = handle.read(CHUNK_SIZE)
+            data = pending + chunk
+            if chunk:
+                cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+                if cut == 0:
+                    if len(data) > MAX_LINE_BYTES:
+                        return False
+                    pending = data
+                    continue
+                data, pending = data[:cut], data[cut:]
+            if end_of_data_marker.search(data):
+                return False
+            if b'"' in data and b'"' in clean_quoted_field.sub(b"", data):
+                return False
+            if not chunk:
+                return True
     finally:
-        text.detach()
         handle.seek(0)
-    return RejectedFile(file_name, "PostgreSQL refused the CSV", location=location, found=primary)
 
 
 def copy_csv(
     conn: psycopg.Connection,
     target: sql.Composable,
     file_id: int,
-    file_name: str,
     handle: BinaryIO,
     layout: CsvLayout,
     progress: Callable[[float], None] | None = None,
     size: int = 0,
-) -> int:
-    """Land every data row of the file; return how many. Runs inside the caller's transaction."""
+) -> int | None:
+    """Land every data row of the file and return how many, or None if COPY refuses the file
+    (a lone carriage return, a ragged row): the caller then reads it with Python, which lands
+    it or says precisely why not. Runs inside the caller's transaction, which it leaves in an
+    error state on refusal: call it inside a savepoint."""
     columns = [sql.Identifier(f"c{i}") for i in range(1, len(layout.headers) + 1)]
     conn.execute(
         sql.SQL(
@@ -265,9 +263,10 @@ def copy_csv(
                 sent += len(chunk)
                 if progress and size:
                     progress(0.9 * sent / size)
-    except (psycopg.errors.BadCopyFileFormat, psycopg.errors.DataError) as error:
-        raise _explain_copy_error(file_name, handle, layout, error) from error
-    handle.seek(0)
+    except (psycopg.errors.BadCopyFileFormat, psycopg.errors.DataError):
+        return None
+    finally:
+        handle.seek(0)
     moved = conn.execute(
         sql.SQL(
             "insert into {target} (file_id, sheet, row_number, cells) "

@@ -13,9 +13,22 @@ from loaders.errors import RejectedFile
 class FileType(StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
+    XLSM = "xlsm"
+    XLSB = "xlsb"
+    ODS = "ods"
     XLS = "xls"
     JSON = "json"
     JSONL = "jsonl"
+
+
+# Workbooks that are zip archives, and the entry that says which kind each one is.
+ZIPPED_WORKBOOKS: dict[FileType, tuple[str, str]] = {
+    FileType.XLSX: ("xl/workbook.xml", "an Office Open XML workbook"),
+    FileType.XLSM: ("xl/workbook.xml", "an Office Open XML workbook"),
+    FileType.XLSB: ("xl/workbook.bin", "an Excel binary workbook"),
+    FileType.ODS: ("content.xml", "an OpenDocument spreadsheet"),
+}
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 EXTENSIONS: dict[str, FileType] = {
@@ -23,12 +36,16 @@ EXTENSIONS: dict[str, FileType] = {
     ".tsv": FileType.CSV,
     ".txt": FileType.CSV,
     ".xlsx": FileType.XLSX,
+    ".xlsm": FileType.XLSM,
+    ".xlsb": FileType.XLSB,
+    ".ods": FileType.ODS,
     ".xls": FileType.XLS,
     ".json": FileType.JSON,
     ".jsonl": FileType.JSONL,
     ".ndjson": FileType.JSONL,
 }
-MACRO_EXTENSIONS = {".xlsm", ".xltm", ".xlsb", ".xlam"}
+# Templates and add-ins exist to carry macros: refused whatever they hold.
+MACRO_EXTENSIONS = {".xltm", ".xlam"}
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -65,8 +82,8 @@ def detect_type(path: Path, handle: BinaryIO, size: int, max_bytes: int) -> File
     if suffix in MACRO_EXTENSIONS:
         raise RejectedFile(
             name,
-            "macro-enabled workbooks are not accepted",
-            expected="an .xlsx, .xls, .csv or .json file",
+            "macro-enabled templates and add-ins are not accepted",
+            expected="a workbook (.xlsx, .xlsm, .xlsb, .ods, .xls), a .csv or a .json file",
             found=f"a {suffix} file",
         )
     file_type = EXTENSIONS.get(suffix)
@@ -91,15 +108,16 @@ def detect_type(path: Path, handle: BinaryIO, size: int, max_bytes: int) -> File
     handle.seek(0)
     head = handle.read(8)
     handle.seek(0)
-    if file_type is FileType.XLSX:
+    if file_type in ZIPPED_WORKBOOKS:
+        _, kind = ZIPPED_WORKBOOKS[file_type]
         if not head.startswith(ZIP_MAGIC):
             raise RejectedFile(
                 name,
-                "the extension says .xlsx but the content is not a workbook",
-                expected="a zip archive (an Office Open XML workbook)",
+                f"the extension says {suffix} but the content is not a workbook",
+                expected=f"a zip archive ({kind})",
                 found=_describe(head),
             )
-        _check_workbook_zip(name, handle, size)
+        _check_workbook_zip(name, handle, size, file_type)
     elif file_type is FileType.XLS:
         if not head.startswith(OLE2_MAGIC):
             raise RejectedFile(
@@ -121,25 +139,32 @@ def detect_type(path: Path, handle: BinaryIO, size: int, max_bytes: int) -> File
     return file_type
 
 
-def _check_workbook_zip(name: str, handle: BinaryIO, size: int) -> None:
+def _check_workbook_zip(name: str, handle: BinaryIO, size: int, file_type: FileType) -> None:
+    entry, kind = ZIPPED_WORKBOOKS[file_type]
     try:
         with zipfile.ZipFile(handle) as archive:
             members = archive.infolist()
-    except zipfile.BadZipFile as error:
+            names = {member.filename for member in members}
+            mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as error:
         raise RejectedFile(
             name, "the workbook is not a valid zip archive", found=str(error)
         ) from error
     finally:
         handle.seek(0)
-    names = {member.filename for member in members}
-    if "xl/workbook.xml" not in names:
+    if entry not in names or (file_type is FileType.ODS and mimetype.strip() != ODS_MIMETYPE):
         raise RejectedFile(
             name,
-            "the zip archive holds no Excel workbook",
-            expected="xl/workbook.xml",
+            f"the zip archive is not {kind}",
+            expected=entry if file_type is not FileType.ODS else f"{entry} and its mimetype",
             found=f"{len(names)} other entries",
         )
-    macros = sorted(n for n in names if n.lower().endswith("vbaproject.bin"))
+    # VBA in Office files; Basic macros and scripts in OpenDocument ones.
+    macros = sorted(
+        n
+        for n in names
+        if n.lower().endswith("vbaproject.bin") or n.startswith(("Basic/", "Scripts/"))
+    )
     if macros:
         raise RejectedFile(
             name,

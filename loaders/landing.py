@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,9 +33,11 @@ from psycopg import sql
 from loaders import archive, readers
 from loaders.audit import append_event
 from loaders.checksum import FileDigest, digest_file
-from loaders.csv_copy import copy_csv, inspect_csv
+from loaders.csv_copy import copy_csv, copy_keeps_cells, inspect_csv
+from loaders.csv_reader import check_width, read_csv
 from loaders.errors import RejectedFile
 from loaders.formats import FileType, detect_type
+from loaders.readers import Sheet
 
 Progress = Callable[[float], None]
 SHA_LOCK_NAMESPACE = 7_265_003  # advisory locks on (namespace, hash of sha256)
@@ -48,6 +51,7 @@ class LandingConfig:
     actor: str
     max_bytes: int
     csv_encoding: str = "auto"
+    trace_dir: Path | None = None  # where the full trace of an unexpected failure is written
 
 
 @dataclass
@@ -109,7 +113,19 @@ def _land_rows(
     target = sql.SQL(partition[0])  # already quoted by the database (format %I)
     if file_type is FileType.CSV:
         layout = inspect_csv(name, handle, digest, config.csv_encoding)
-        rows = copy_csv(conn, target, file_id, name, handle, layout, progress, digest_size)
+        check_width(name, layout.headers)
+        rows = None
+        if copy_keeps_cells(handle, layout):
+            try:
+                with conn.transaction():  # a savepoint: a refused COPY leaves nothing behind
+                    rows = copy_csv(conn, target, file_id, handle, layout, progress, digest_size)
+                    if rows is None:
+                        raise _CopyRefused
+            except _CopyRefused:
+                rows = None
+        if rows is None:
+            sheet = read_csv(name, handle, layout, digest_size, progress)
+            rows = _copy_sheet(conn, target, file_id, name, sheet)
         _record_sheet(conn, file_id, "", layout.headers, rows)
         if rows == 0:
             raise RejectedFile(
@@ -119,37 +135,17 @@ def _land_rows(
                 found="only the header",
             )
         return rows
-    if file_type is FileType.XLSX:
-        sheets = readers.read_xlsx(name, handle, progress)
-    elif file_type is FileType.XLS:
+    if file_type is FileType.XLS:
         sheets = readers.read_xls(name, handle, progress)
     elif file_type is FileType.JSON:
         sheets = readers.read_json(name, handle, progress)
-    else:
+    elif file_type is FileType.JSONL:
         sheets = readers.read_json_lines(name, handle, digest_size, progress)
+    else:
+        sheets = readers.read_workbook(name, handle, progress)
     total = 0
     for sheet in sheets:
-        rows = 0
-        try:
-            with conn.cursor().copy(
-                sql.SQL(
-                    "copy {} (file_id, sheet, row_number, cells) from stdin (format binary)"
-                ).format(target)
-            ) as copy:
-                # Binary COPY: psycopg encodes each row in C, several times faster than text.
-                copy.set_types(["bigint", "text", "integer", "text[]"])
-                for row_number, cells in sheet.rows:
-                    copy.write_row((file_id, sheet.name, row_number, cells))
-                    rows += 1
-        except psycopg.DataError as error:
-            raise RejectedFile(
-                name,
-                "PostgreSQL refused a value",
-                location=f"sheet '{sheet.name}', after {rows} rows"
-                if sheet.name
-                else f"after {rows} rows",
-                found=error.diag.message_primary or str(error),
-            ) from error
+        rows = _copy_sheet(conn, target, file_id, name, sheet)
         _record_sheet(conn, file_id, sheet.name, sheet.headers, rows)
         total += rows
     if total == 0:
@@ -157,9 +153,40 @@ def _land_rows(
             name,
             "the file has no data rows",
             expected="at least one data row",
-            found="headers only" if file_type in (FileType.XLSX, FileType.XLS) else "no records",
+            found="no records" if file_type in (FileType.JSON, FileType.JSONL) else "headers only",
         )
     return total
+
+
+class _CopyRefused(Exception):
+    """COPY refused the file; its savepoint is rolled back and Python reads the file."""
+
+
+def _copy_sheet(
+    conn: psycopg.Connection, target: sql.Composable, file_id: int, name: str, sheet: Sheet
+) -> int:
+    """Stream one sheet's rows into the file's partition; return how many."""
+    rows = 0
+    try:
+        with conn.cursor().copy(
+            sql.SQL(
+                "copy {} (file_id, sheet, row_number, cells) from stdin (format binary)"
+            ).format(target)
+        ) as copy:
+            # Binary COPY: psycopg encodes each row in C, several times faster than text.
+            copy.set_types(["bigint", "text", "integer", "text[]"])
+            for row_number, cells in sheet.rows:
+                copy.write_row((file_id, sheet.name, row_number, cells))
+                rows += 1
+    except psycopg.DataError as error:
+        where = f"after {rows} rows"
+        raise RejectedFile(
+            name,
+            "PostgreSQL refused a value",
+            location=f"sheet '{sheet.name}', {where}" if sheet.name else where,
+            found=error.diag.message_primary or str(error),
+        ) from error
+    return rows
 
 
 def _record_sheet(
@@ -194,6 +221,27 @@ def _quarantine(
     return target
 
 
+def _unexpected_failure(name: str, error: Exception, config: LandingConfig) -> RejectedFile:
+    """A failure no check foresaw (a reader library's bug, a PostgreSQL limit): this file
+    fails with a one-line reason; the trace goes to a log file that the reason names."""
+    trace = f"{name}\n" + "".join(traceback.format_exception(error))
+    where = ""
+    if config.trace_dir is not None:
+        config.trace_dir.mkdir(parents=True, exist_ok=True)
+        log = config.trace_dir / f"landing-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.log"
+        log.write_text(trace)
+        where = f"; the full trace is in {log}"
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if isinstance(error, psycopg.Error):
+        detail = (error.diag.message_primary if error.diag else None) or detail
+        return RejectedFile(name, "PostgreSQL refused the file", found=f"{detail}{where}")
+    return RejectedFile(
+        name,
+        "the file could not be landed",
+        found=f"{type(error).__name__}{': ' + detail if detail else ''}{where}",
+    )
+
+
 def land_file(
     conn: psycopg.Connection, path: Path, config: LandingConfig, progress: Progress | None = None
 ) -> LandingResult:
@@ -207,6 +255,7 @@ def land_file(
             inspect_text = path.suffix.lower() in (".csv", ".tsv", ".txt")
             digest = digest_file(handle, inspect_text=inspect_text)
             sha256 = digest.sha256
+            rejection: RejectedFile | None = None
             try:
                 file_type = detect_type(path, handle, size, config.max_bytes)
                 with conn.transaction():
@@ -222,7 +271,13 @@ def land_file(
                         config,
                         progress,
                     )
-            except RejectedFile as rejection:
+            except RejectedFile as rejected:
+                rejection = rejected
+            except Exception as error:
+                if conn.broken or conn.closed:
+                    raise  # the database itself is gone: the batch stops (and is retried)
+                rejection = _unexpected_failure(name, error, config)
+            if rejection is not None:
                 file_id = _record_rejection(
                     conn, path, size, sha256, received_at, config, rejection
                 )

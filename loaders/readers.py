@@ -1,7 +1,10 @@
 """Readers for workbooks and JSON: every row as the text the file had, sheet by sheet.
 
-CSV files do not come through here: PostgreSQL parses them itself (see `csv_copy.py`), which
-is several times faster than any Python reader.
+CSV files do not come through here: PostgreSQL parses them itself (`csv_copy.py`), which is
+several times faster than any Python reader, or `csv_reader.py` reads what COPY would alter.
+
+A reader library that trips over a damaged file (xlrd raises assertions and index errors on a
+broken compound document) is reported as a damaged workbook, never as a crash.
 """
 
 from __future__ import annotations
@@ -92,26 +95,38 @@ def _workbook_headers(
     return headers
 
 
-def read_xlsx(
+def _damaged(file_name: str, error: BaseException, location: str | None = None) -> RejectedFile:
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return RejectedFile(
+        file_name,
+        "the workbook is damaged and cannot be read",
+        location=location,
+        expected="a workbook that its program opens without repair",
+        found=f"{type(error).__name__}{': ' + detail if detail else ''}",
+    )
+
+
+def read_workbook(
     file_name: str, handle: BinaryIO, progress: Progress | None = None
 ) -> Iterator[Sheet]:
-    from python_calamine import CalamineError, CalamineWorkbook
+    """.xlsx, .xlsm, .xlsb and .ods, through calamine (which tells them apart by content)."""
+    from python_calamine import CalamineWorkbook
 
     try:
         workbook = CalamineWorkbook.from_filelike(handle)
-    except (CalamineError, ValueError, OSError) as error:
-        raise RejectedFile(file_name, "the workbook cannot be read", found=str(error)) from error
+    except Exception as error:
+        raise RejectedFile(
+            file_name,
+            "the workbook cannot be read: it is damaged, or written in a way the reader "
+            "(calamine) does not support",
+            found=f"{type(error).__name__}: {str(error).strip()[:200]}",
+        ) from error
     names = workbook.sheet_names
     for sheet_index, sheet_name in enumerate(names):
         try:
             sheet = workbook.get_sheet_by_name(sheet_name)
-        except (CalamineError, ValueError) as error:
-            raise RejectedFile(
-                file_name,
-                "a sheet cannot be read",
-                location=f"sheet '{sheet_name}'",
-                found=str(error),
-            ) from error
+        except Exception as error:
+            raise _damaged(file_name, error, f"sheet '{sheet_name}'") from error
         if sheet.height == 0 or sheet.start is None:
             continue
         first_row, first_column = sheet.start
@@ -144,9 +159,10 @@ def read_xls(file_name: str, handle: BinaryIO, progress: Progress | None = None)
     import xlrd
 
     try:
-        book = xlrd.open_workbook(file_contents=handle.read(), on_demand=True)
-    except xlrd.XLRDError as error:
-        raise RejectedFile(file_name, "the workbook cannot be read", found=str(error)) from error
+        # Not on demand: every sheet is parsed here, so a damaged one fails before any row.
+        book = xlrd.open_workbook(file_contents=handle.read())
+    except Exception as error:
+        raise _damaged(file_name, error) from error
     finally:
         handle.seek(0)
 
@@ -163,13 +179,21 @@ def read_xls(file_name: str, handle: BinaryIO, progress: Progress | None = None)
         sheet = book.sheet_by_index(sheet_index)
         if sheet.nrows == 0:
             continue
-        headers = _workbook_headers(file_name, sheet.name, [text(c) for c in sheet.row(0)], 0, 1)
+        try:
+            header_cells = [text(c) for c in sheet.row(0)]
+        except Exception as error:
+            raise _damaged(file_name, error, f"sheet '{sheet.name}'") from error
+        headers = _workbook_headers(file_name, sheet.name, header_cells, 0, 1)
 
         def data_rows(
             sheet: xlrd.sheet.Sheet = sheet, sheet_index: int = sheet_index
         ) -> Iterator[tuple[int, Cells]]:
             for index in range(1, sheet.nrows):
-                cells: Cells = [text(cell) for cell in sheet.row(index)]
+                try:
+                    cells: Cells = [text(cell) for cell in sheet.row(index)]
+                except Exception as error:
+                    location = f"sheet '{sheet.name}', row {index + 1}"
+                    raise _damaged(file_name, error, location) from error
                 if any(cells):
                     _check_nul(file_name, f"sheet '{sheet.name}', row {index + 1}", cells)
                     yield index + 1, cells

@@ -87,7 +87,7 @@ REJECTIONS: list[tuple[str, bytes, str]] = [
         "image.csv: the extension says .csv but the content is not text; "
         "expected text, found a PNG image",
     ),
-    ("macros.xlsm", _xlsx(), "macros.xlsm: macro-enabled workbooks are not accepted"),
+    ("addin.xlam", _xlsx(), "addin.xlam: macro-enabled templates and add-ins are not accepted"),
     (
         "hidden_macros.xlsx",
         _xlsx({"xl/vbaProject.bin": b"\x00" * 64}),
