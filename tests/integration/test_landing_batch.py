@@ -35,8 +35,8 @@ def _wide_csv(columns: int) -> bytes:
 
 
 # Quotes inside unquoted fields (kept as written by Python's csv module and spreadsheets), a
-# line ended by a lone carriage return among newlines, a trailing delimiter, a quoted field with a delimiter and an escaped
-# quote, and a last line without a newline.
+# line ended by a lone carriage return among newlines, a trailing delimiter, a quoted field
+# with a delimiter and an escaped quote, and a last line without a newline.
 AWKWARD_CSV = (
     b"site,position,note\n"
     b"Livermore,37\xc2\xb036'37.8\"N 121\xc2\xb02'17.9\"W,ok\n"
@@ -104,7 +104,7 @@ def test_one_batch_of_odd_files_lands_or_fails_each_with_no_traceback(landing: L
     for name, content in batch:
         if name.endswith(".csv"):
             file_id = int(_registry(landing, name)["file_id"])
-            header, *rows = _python_csv_rows(content)
+            _header, *rows = _python_csv_rows(content)
             assert _landed_cells(landing, file_id) == [
                 ("", number, row) for number, row in enumerate(rows, start=2)
             ], name
