@@ -65,6 +65,7 @@ def summary_table(summary: object) -> Table:
         table.add_row("tests", f"{build.tests_passed} passed, {build.tests_failed} failed")
         for failure in build.failures[:10]:
             table.add_row("", f"[red]{failure}[/]")
+    table.add_row("published", summary.publish)
     table.add_row("dashboards", summary.sync)
     table.add_row("duration", f"{summary.seconds:.1f} s")
     colour = "green" if summary.outcome == "success" else "red"

@@ -1,10 +1,14 @@
 """The main job: one Prefect flow chains landing, dbt build and the Superset sync.
 
-    ingest_inbox  ->  build_models (dbt build, each node a Prefect task)  ->  sync_superset
+    ingest_inbox  ->  build_models (dbt build, each node a Prefect task)  ->  publish_marts
+                  ->  sync_superset
 
-A rejected file does not stop the others; a failed dbt model or test stops the flow before the
-sync, and dbt skips the models downstream of it (the model a failing test checks is already
-written: see the README). Every run's outcome is appended to the audit trail.
+A rejected file does not stop the others. dbt builds the marts into `marts_pending`; only a
+complete build in which every model and test passed is published into `marts`, the schema
+that Superset and the reader roles read (write-audit-publish, flows/publish.py). A failed
+model or test publishes nothing and stops the flow before the sync: readers keep the previous
+publication, and the failed build's rows wait in `marts_pending`. Every build is logged with
+its failures in `marts.pipeline_builds`, and every run's outcome in the audit trail.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
-from flows import superset_sync
+from flows import publish, superset_sync
 from flows.database import DatabaseError, role_connection
 from flows.settings import Settings, load_settings
 from loaders.audit import append_event
@@ -52,6 +56,8 @@ class BuildSummary:
     other_nodes: int = 0
     skipped: int = 0
     failures: list[str] = field(default_factory=list)
+    invocation_id: str = ""
+    complete: bool = True  # every node selected: no --select
 
     @property
     def ok(self) -> bool:
@@ -62,6 +68,7 @@ class BuildSummary:
 class PipelineSummary:
     landing: LandingSummary
     build: BuildSummary | None = None
+    publish: str = "not run"
     sync: str = "not run"
     seconds: float = 0.0
     outcome: str = "success"  # success | files_rejected | build_failed | error
@@ -174,6 +181,8 @@ def build_models(
             summary.other_nodes += 1
     if not result.success and not summary.failures:
         summary.failures.append(f"dbt failed: {result.exception or 'see the dbt log'}")
+    summary.complete = not select
+    summary.invocation_id = _invocation_id(settings)
     logger.info(
         "dbt build: %s models built, %s failed; %s tests passed, %s failed",
         summary.models_built,
@@ -182,6 +191,33 @@ def build_models(
         summary.tests_failed,
     )
     return summary
+
+
+def _invocation_id(settings: Settings) -> str:
+    """The id of the dbt invocation that just ran, as its run results record it."""
+    import json
+
+    path = Path(settings.dbt_target_dir) / "run_results.json"
+    try:
+        return str(json.loads(path.read_text())["metadata"]["invocation_id"])
+    except (OSError, ValueError, KeyError):
+        return ""
+
+
+@task(name="publish_marts")
+def publish_marts(settings: Settings, build: BuildSummary) -> str:
+    """Publish the marts of a passing complete build; log every build with its failures."""
+    logger = get_run_logger()
+    if not build.ok:
+        publish.record_build(settings, build.invocation_id, build.failures, published=False)
+        message = f"nothing published: {len(build.failures)} failure(s); readers keep the last"
+    elif not build.complete:
+        message = "nothing published: a build of selected models does not vouch for the rest"
+    else:
+        report = publish.publish(settings, build.invocation_id, progress=logger.info)
+        message = report.summary()
+    logger.info(message)
+    return message
 
 
 @task(name="sync_superset")
@@ -214,6 +250,7 @@ def rempart_pipeline(
     try:
         summary.landing = ingest_inbox(settings, [])
         summary.build = build_models(settings, select, full_refresh)
+        summary.publish = publish_marts(settings, summary.build)
         if not summary.build.ok:
             summary.outcome = "build_failed"
             summary.reason = "; ".join(summary.build.failures[:3])

@@ -49,6 +49,7 @@ from flows.superset_server import (
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "superset" / "assets"
 WAREHOUSE_NAME = "Rempart warehouse"
 MARTS_SCHEMA = "marts"
+PENDING_SCHEMA = "marts_pending"
 EXPORT_VERSION = "1.0.0"
 _NAMESPACE = uuid.NAMESPACE_URL
 
@@ -136,7 +137,8 @@ def _is_temporal(data_type: str) -> bool:
 def marts_for_superset(manifest: dict[str, Any]) -> list[MartDataset]:
     marts = []
     for node in manifest["nodes"].values():
-        if node["resource_type"] != "model" or node["schema"] != MARTS_SCHEMA:
+        # dbt builds marts in the pending schema; Superset reads their published copies.
+        if node["resource_type"] != "model" or node["schema"] != PENDING_SCHEMA:
             continue
         meta = (node["config"].get("meta") or {}).get("superset") or {}
         if not meta.get("dataset"):

@@ -20,7 +20,7 @@
 -- depends_on: {{ ref('dq_rejected_rows') }}
 -- depends_on: {{ ref('dq_kpi_anomalies') }}
 
-{%- set marts_schema = 'marts' %}
+{%- set marts_schema = 'marts_pending' %}
 {%- set text_columns = {} %}
 {%- if execute %}
     {%- set query %}

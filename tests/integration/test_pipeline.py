@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from flows.database import connection_info, temporary_server
@@ -122,6 +123,117 @@ def test_a_failed_dbt_test_stops_the_flow_before_the_sync(deployment: Deployment
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("rempart run: build_failed: test unique_combination_stg_raw__rec")
     assert deployment.runs()[-1] == ("build_failed", "not run: the build failed")
+
+
+SALES_HEADER = "date_mesure;département;catégorie;sous_catégorie;indicateur;valeur;unité\n"
+
+
+def _published_state(deployment: Deployment) -> dict[str, str]:
+    """A digest of every published mart's rows, table by table (the build log aside)."""
+    tables = [
+        name
+        for (name,) in deployment.query(
+            "select tablename from pg_tables where schemaname = 'marts' "
+            "and tablename <> 'pipeline_builds' order by 1"
+        )
+    ]
+    assert {"fct_kpi_values", "kpi_daily_summary", "dim_dates", "dq_rejected_rows"} <= set(tables)
+    return {
+        table: deployment.query(
+            f"select count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' "
+            f"order by t::text)), '') from marts.{table} as t"
+        )[0][0]
+        for table in tables
+    }
+
+
+def _security_of(deployment: Deployment, schema: str) -> dict[str, tuple[object, ...]]:
+    """Per mart: row security on, its policies and its indexes (method and columns)."""
+    rows = deployment.query(
+        "select c.relname, c.relrowsecurity, "
+        "array(select polname || ':' || pg_get_expr(polqual, polrelid) from pg_policy "
+        "      where polrelid = c.oid order by 1), "
+        "array(select regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', '') "
+        "      from pg_index where indrelid = c.oid order by 1) "
+        "from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relkind = 'r' and c.relname <> 'pipeline_builds'",
+        schema,
+    )
+    return {name: (rls, tuple(policies), tuple(indexes)) for name, rls, policies, indexes in rows}
+
+
+def _departments_seen_by(deployment: Deployment, role: str) -> set[str]:
+    with connection_info(deployment.settings).connect() as conn:
+        conn.execute(f"set role {role}")
+        rows = conn.execute("select distinct department from marts.fct_kpi_values").fetchall()
+    return {department for (department,) in rows}
+
+
+def test_a_failed_test_publishes_nothing_until_a_corrected_file_passes(
+    deployment: Deployment,
+) -> None:
+    """Write-audit-publish: a build whose test fails leaves every published mart as it was,
+    its rows wait in marts_pending; the next passing build publishes both files at once."""
+    before = _published_state(deployment)
+    bad = SALES_HEADER + (
+        "05/11/2026;Ventes;Boissons;Café;taux_conversion;250;%\n"
+        "05/11/2026;Ventes;Boissons;Café;chiffre_affaires;321,5;EUR\n"
+    )
+    (deployment.inbox / "sales_fr_2026-11-05.csv").write_text(bad, encoding="utf-8")
+    failed = _rempart_run(deployment)
+    assert failed.returncode == 4, failed.stderr[-3000:]
+    assert "test assert_kpi_values_fit_their_unit: fail" in failed.stderr
+    assert "nothing published" in failed.stderr
+    assert _published_state(deployment) == before
+
+    # The held-back rows are in the pending schema, which the analyst may read, viewers not.
+    pending = "select kpi_value::text from marts_pending.fct_kpi_values "
+    pending += "where source_file_name = 'sales_fr_2026-11-05.csv' order by 1"
+    assert deployment.query(pending) == [("250",), ("321.5",)]
+    with connection_info(deployment.settings).connect() as conn:
+        conn.execute("set role rempart_analyst")
+        assert len(conn.execute(pending).fetchall()) == 2
+    with connection_info(deployment.settings).connect() as conn:
+        conn.execute("set role rempart_viewer_sales")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(pending)
+    [(passed, published, failures)] = deployment.query(
+        "select passed, published, failures from marts.pipeline_builds "
+        "order by finished_at desc limit 1"
+    )
+    assert (passed, published) == (False, False)
+    assert "test assert_kpi_values_fit_their_unit: fail" in failures
+    [(audited,)] = deployment.query(
+        "select details -> 'build' -> 'failures' from audit.events "
+        "where action = 'pipeline_run' order by event_id desc limit 1"
+    )
+    assert "test assert_kpi_values_fit_their_unit: fail" in audited
+
+    corrected = SALES_HEADER + "05/11/2026;Ventes;Boissons;Café;taux_conversion;2,5;%\n"
+    (deployment.inbox / "sales_fr_2026-11-05-corrected.csv").write_text(corrected)
+    passed_run = _rempart_run(deployment)
+    assert passed_run.returncode == 0, passed_run.stderr[-3000:]
+    assert deployment.query(
+        "select source_file_name, kpi_code, kpi_value::text from marts.fct_kpi_values "
+        "where measured_on = '2026-11-05' order by kpi_code"
+    ) == [
+        ("sales_fr_2026-11-05.csv", "chiffre_affaires", "321.5"),
+        ("sales_fr_2026-11-05-corrected.csv", "taux_conversion", "2.5"),
+    ]
+    assert _published_state(deployment) != before
+    # Published row for row as built, with the policies and indexes dbt gave the pending marts.
+    assert deployment.query(
+        "select count(*) from (select * from marts.fct_kpi_values "
+        "except select * from marts_pending.fct_kpi_values) as published_only"
+    ) == [(0,)]
+    assert deployment.query(
+        "select (select count(*) from marts.fct_kpi_values) "
+        "= (select count(*) from marts_pending.fct_kpi_values)"
+    ) == [(True,)]
+    assert _security_of(deployment, "marts") == _security_of(deployment, "marts_pending")
+    assert _departments_seen_by(deployment, "rempart_viewer_sales") == {"sales"}
+    assert _departments_seen_by(deployment, "rempart_viewer_support") == {"support"}
+    assert len(_departments_seen_by(deployment, "rempart_analyst")) > 1
 
 
 def test_watch_lands_and_builds_a_dropped_file_once(deployment: Deployment) -> None:

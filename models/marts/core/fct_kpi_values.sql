@@ -9,6 +9,7 @@
             {'columns': ['measured_on', 'kpi_code', 'department', 'category']},
             {'columns': ['kpi_code', 'department']},
             {'columns': ['source_landed_at']},
+            {'columns': ['_built_at']},
         ],
     )
 }}
@@ -99,4 +100,7 @@ final as (
     where winners.recency_rank = 1
 )
 
-select * from final
+select
+    *,
+    {{ build_stamp() }}
+from final

@@ -9,6 +9,7 @@
             {'columns': ['measured_on', 'kpi_code']},
             {'columns': ['department']},
             {'columns': ['last_source_landed_at']},
+            {'columns': ['_built_at']},
         ],
     )
 }}
@@ -143,4 +144,7 @@ final as (
         on values_summarised.kpi_code = kpis.kpi_code
 )
 
-select * from final
+select
+    *,
+    {{ build_stamp() }}
+from final

@@ -123,4 +123,7 @@ final as (
         on files.file_id = cells_counted.file_id
 )
 
-select * from final
+select
+    *,
+    {{ build_stamp() }}
+from final

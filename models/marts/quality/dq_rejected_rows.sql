@@ -47,4 +47,7 @@ final as (
         on row_checks.file_id = files.file_id
 )
 
-select * from final
+select
+    *,
+    {{ build_stamp() }}
+from final
