@@ -118,7 +118,7 @@ def after_november(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactor
 def test_demo_files_build_into_every_mart(warehouse: Warehouse) -> None:
     counts = dict(
         warehouse.query(
-            "select source_kind, count(*) from marts.fct_kpi_values group by source_kind"
+            "select source_kind, count(*) from marts_pending.fct_kpi_values group by source_kind"
         )
     )
     assert set(counts) == {"sales_fr", "hr_headcount", "support_tickets"}
@@ -138,14 +138,14 @@ def test_demo_files_build_into_every_mart(warehouse: Warehouse) -> None:
 def test_rejected_values_of_the_demo_files_are_in_the_quality_mart(warehouse: Warehouse) -> None:
     rejected = warehouse.query(
         "select file_name, row_number, rejection_reason, rejected_value "
-        "from marts.dq_rejected_rows order by file_name, row_number"
+        "from marts_pending.dq_rejected_rows order by file_name, row_number"
     )
     assert ("sales_fr_2026-09.csv", 964, "invalid_date", "31/09/2026") in rejected
     assert ("sales_fr_2026-09.csv", 758, "unparseable_number", "n/a") in rejected
     assert ("sales_fr_2026-10.csv", 686, "unparseable_number", "12,5,3") in rejected
     assert ("support_tickets_2026-10.jsonl", 60, "invalid_date", "2026-13-01T10:00:00Z") in rejected
     per_file = dict(
-        warehouse.query("select file_name, rejections_by_reason from marts.dq_file_quality")
+        warehouse.query("select file_name, rejections_by_reason from marts_pending.dq_file_quality")
     )
     assert per_file["sales_fr_2026-09.csv"] == {
         "invalid_date": 1,
@@ -157,8 +157,9 @@ def test_rejected_values_of_the_demo_files_are_in_the_quality_mart(warehouse: Wa
 def test_october_restatement_wins_over_september(warehouse: Warehouse) -> None:
     [(value, source, previous_source, version)] = warehouse.query(
         "select fct.kpi_value, fct.source_file_name, previous.file_name, fct.version_number "
-        "from marts.fct_kpi_values as fct "
-        "join marts.dim_data_sources as previous on previous.file_id = fct.previous_source_file_id "
+        "from marts_pending.fct_kpi_values as fct "
+        "join marts_pending.dim_data_sources as previous "
+        "on previous.file_id = fct.previous_source_file_id "
         "where fct.measured_on = '2026-09-28' and fct.kpi_code = 'chiffre_affaires' "
         "and fct.department = 'sales' and fct.subcategory = 'Café'"
     )
@@ -169,7 +170,7 @@ def test_october_restatement_wins_over_september(warehouse: Warehouse) -> None:
 def test_duplicated_tickets_and_employee_weeks_count_once(warehouse: Warehouse) -> None:
     # T-000120 appears twice in September; T-000111 is re-exported in October.
     tickets = warehouse.query(
-        "select sum(kpi_value) from marts.fct_kpi_values where kpi_code = 'tickets_opened'"
+        "select sum(kpi_value) from marts_pending.fct_kpi_values where kpi_code = 'tickets_opened'"
     )[0][0]
     distinct = warehouse.query(
         "select count(distinct ticket_id) from intermediate.int_tickets_parsed "
@@ -181,7 +182,8 @@ def test_duplicated_tickets_and_employee_weeks_count_once(warehouse: Warehouse) 
 def test_incremental_build_touches_only_the_new_file(after_november: Warehouse) -> None:
     warehouse = after_november
     new_rows = warehouse.query(
-        "select count(*) from marts.fct_kpi_values where source_file_name = 'sales_fr_2026-11.csv'"
+        "select count(*) from marts_pending.fct_kpi_values "
+        "where source_file_name = 'sales_fr_2026-11.csv'"
     )[0][0]
     assert new_rows == 6  # nine rows: three rejected
     assert warehouse.rows_affected("fct_kpi_values") == new_rows
@@ -200,21 +202,24 @@ def test_kpi_definitions_reach_the_summary_already_built(after_november: Warehou
 
     def stale_rows() -> int:
         return warehouse.query(
-            "select count(*) from marts.kpi_daily_summary as summary "
-            "join marts.dim_kpis as kpis using (kpi_code) "
+            "select count(*) from marts_pending.kpi_daily_summary as summary "
+            "join marts_pending.dim_kpis as kpis using (kpi_code) "
             "where (summary.kpi_name, summary.unit, summary.aggregation, summary.daily_target) "
             "is distinct from (kpis.kpi_name, kpis.unit, kpis.aggregation, kpis.daily_target)"
         )[0][0]
 
-    alter("update marts.kpi_daily_summary set daily_target = 1 where kpi_code = 'chiffre_affaires'")
+    alter(
+        "update marts_pending.kpi_daily_summary set daily_target = 1 "
+        "where kpi_code = 'chiffre_affaires'"
+    )
     edited = stale_rows()
     assert edited > 0
     warehouse.dbt("build")
     assert warehouse.rows_affected("kpi_daily_summary") == edited
     assert stale_rows() == 0
 
-    alter("alter table marts.kpi_daily_summary drop column aggregation")
-    summarised = warehouse.query("select count(*) from marts.kpi_daily_summary")[0][0]
+    alter("alter table marts_pending.kpi_daily_summary drop column aggregation")
+    summarised = warehouse.query("select count(*) from marts_pending.kpi_daily_summary")[0][0]
     warehouse.dbt("build")
     assert warehouse.rows_affected("kpi_daily_summary") == summarised
     assert stale_rows() == 0
@@ -227,7 +232,7 @@ def test_every_parse_format_on_real_rows(after_november: Warehouse) -> None:
     values = dict(
         after_november.query(
             "select measured_on::text || ' ' || kpi_code || ' ' || department, kpi_value "
-            "from marts.fct_kpi_values where source_file_name = 'sales_fr_2026-11.csv'"
+            "from marts_pending.fct_kpi_values where source_file_name = 'sales_fr_2026-11.csv'"
         )
     )
     assert values == {
@@ -239,7 +244,7 @@ def test_every_parse_format_on_real_rows(after_november: Warehouse) -> None:
         "2026-09-30 chiffre_affaires sales": Decimal("9999.99"),
     }
     rejected = after_november.query(
-        "select row_number, rejection_reason, rejected_value from marts.dq_rejected_rows "
+        "select row_number, rejection_reason, rejected_value from marts_pending.dq_rejected_rows "
         "where file_name = 'sales_fr_2026-11.csv' order by row_number"
     )
     assert rejected == [
@@ -257,8 +262,9 @@ def test_last_write_wins_across_three_files_and_every_version_is_kept(
         "and department = 'sales' and subcategory = 'Café'"
     )
     [(value, previous_file, version)] = after_november.query(
-        "select kpi_value, previous.file_name, version_number from marts.fct_kpi_values "
-        "join marts.dim_data_sources as previous on previous.file_id = previous_source_file_id "
+        "select kpi_value, previous.file_name, version_number from marts_pending.fct_kpi_values "
+        "join marts_pending.dim_data_sources as previous "
+        "on previous.file_id = previous_source_file_id "
         f"where {key}"
     )
     assert (value, previous_file, version) == (Decimal("9999.99"), "sales_fr_2026-10.csv", 3)
@@ -289,7 +295,7 @@ def test_the_pii_test_fails_when_a_mart_holds_clear_pii(warehouse: Warehouse) ->
     transformer = role_connection(warehouse.settings, TRANSFORMER_ROLE)
     with transformer.connect(autocommit=True) as conn:
         conn.execute(
-            "create table marts.leaky_contacts as "
+            "create table marts_pending.leaky_contacts as "
             "select 'Camille Morel'::text as employee, 'x'::text as note"
         )
     try:
@@ -298,7 +304,7 @@ def test_the_pii_test_fails_when_a_mart_holds_clear_pii(warehouse: Warehouse) ->
         assert "FAIL 1 assert_no_clear_pii_in_marts" in failed.stdout
     finally:
         with transformer.connect(autocommit=True) as conn:
-            conn.execute("drop table marts.leaky_contacts")
+            conn.execute("drop table marts_pending.leaky_contacts")
     assert warehouse.dbt("test", "--select", "assert_no_clear_pii_in_marts").returncode == 0
 
 

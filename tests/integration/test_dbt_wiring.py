@@ -15,7 +15,7 @@ from tests.conftest import run_rempart
 def test_rempart_dbt_build_then_plain_dbt_test(db: psycopg.Connection) -> None:
     built = run_rempart("dbt", "build", "--select", "dim_dates", "--indirect-selection", "cautious")
     assert "Completed successfully" in built.stdout
-    days = db.execute("select count(*), min(date_day) from marts.dim_dates").fetchone()
+    days = db.execute("select count(*), min(date_day) from marts_pending.dim_dates").fetchone()
     assert days is not None and days[0] > 3650
 
     rempart = Path(sys.executable).parent / "rempart"

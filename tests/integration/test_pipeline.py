@@ -236,6 +236,26 @@ def test_a_failed_test_publishes_nothing_until_a_corrected_file_passes(
     assert len(_departments_seen_by(deployment, "rempart_analyst")) > 1
 
 
+def test_history_and_next_years_plan_extend_the_calendar(deployment: Deployment) -> None:
+    """Files dated 2015 and 2031, outside the default calendar, pass the next build."""
+    for name, day in (
+        ("sales_fr_2015-03.csv", "14/03/2015"),
+        ("sales_fr_2031-03.csv", "14/03/2031"),
+    ):
+        (deployment.inbox / name).write_text(
+            SALES_HEADER + f"{day};Ventes;Boissons;Café;chiffre_affaires;42,5;EUR\n"
+        )
+    result = _rempart_run(deployment)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert deployment.query(
+        "select measured_on::text, kpi_value::text from marts.fct_kpi_values "
+        "where extract(year from measured_on) in (2015, 2031) order by 1"
+    ) == [("2015-03-14", "42.5"), ("2031-03-14", "42.5")]
+    assert deployment.query(
+        "select min(date_day)::text, max(date_day)::text from marts.dim_dates"
+    ) == [("2015-01-01", "2032-12-31")]
+
+
 def test_watch_lands_and_builds_a_dropped_file_once(deployment: Deployment) -> None:
     runs_before = len(deployment.runs())
     watcher = subprocess.Popen(
