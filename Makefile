@@ -19,7 +19,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help demo test lint format stop venv superset-venv clean
+.PHONY: help demo test lint format stop venv superset-venv system-packages clean
 
 help:
 	@echo "make demo   run Rempart end to end on the demo files (embedded PostgreSQL)"
@@ -76,7 +76,12 @@ format: venv
 	@$(VENV)/bin/ruff check --fix .
 	@$(REMPART) db scratch -- $(VENV)/bin/sqlfluff fix models dbt_project
 
-test: lint superset-venv
+# Chromium and its driver for the browser tests: installed if missing and allowed (root or
+# sudo -n), else the exact command to run is printed, within seconds, before anything else.
+system-packages:
+	@bash tests/system_packages.sh
+
+test: system-packages lint superset-venv
 	@echo "==> pytest"
 	@$(VENV)/bin/pytest
 

@@ -198,7 +198,9 @@ def archive_decrypt(settings: Settings, source: Path, output: Path) -> int:
 def run_flow(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.orchestration import run_pipeline
 
-    return run_pipeline(settings, arguments.inbox, arguments.select, arguments.full_refresh)
+    return run_pipeline(
+        settings, arguments.inbox, arguments.select, arguments.full_refresh, force=arguments.force
+    )
 
 
 def watch_inbox(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -290,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--inbox", type=Path, help="inbox folder (default: REMPART_INBOX_DIR)")
     run.add_argument("--select", help="dbt node selection (default: everything)")
     run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="build even if no file landed and the project is unchanged since the last build",
+    )
 
     watch = commands.add_parser("watch", help="run the pipeline whenever files arrive")
     watch.add_argument("--interval", type=float, default=5.0, help="seconds between looks")

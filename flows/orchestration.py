@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from flows.run_summary import LandingSummary, PipelineSummary, audit_run
 from flows.secrets import SecretStore
 from flows.settings import Settings
 
@@ -44,10 +46,7 @@ def prefect_environment(settings: Settings) -> None:
         os.environ["PREFECT_API_AUTH_STRING"] = f"rempart:{password}"
 
 
-def summary_table(summary: object) -> Table:
-    from flows.pipeline import PipelineSummary
-
-    assert isinstance(summary, PipelineSummary)
+def summary_table(summary: PipelineSummary) -> Table:
     table = Table(title="Rempart run", show_header=False)
     table.add_column("what")
     table.add_column("result")
@@ -73,21 +72,49 @@ def summary_table(summary: object) -> Table:
     return table
 
 
+def _nothing_to_do(settings: Settings, inbox: Path | None) -> str | None:
+    """Why this run need not even start its flow: no file waits, nothing changed since the
+    last published build. None when in doubt (the flow then finds out, and says why)."""
+    from flows import build_state
+    from loaders.landing import inbox_files
+
+    if inbox_files(inbox or settings.inbox_dir):
+        return None
+    try:
+        return build_state.up_to_date(settings)
+    except Exception:
+        return None
+
+
 def run_pipeline(
     settings: Settings,
     inbox: Path | None = None,
     select: str | None = None,
     full_refresh: bool = False,
     console: Console | None = None,
+    force: bool = False,
 ) -> int:
     """Run the flow once; print the summary; return the exit code (and say why if not 0)."""
     console = console or Console(stderr=True)
+    started = time.monotonic()
+    if not (force or select or full_refresh) and (reason := _nothing_to_do(settings, inbox)):
+        summary = PipelineSummary(
+            landing=LandingSummary(), publish=reason, sync="not run: nothing was built"
+        )
+        summary.seconds = round(time.monotonic() - started, 1)
+        audit_run(settings, summary)
+        console.print(summary_table(summary))
+        console.print(f"rempart run: {reason}", soft_wrap=True, markup=False)
+        return 0
     prefect_environment(settings)
     from flows.pipeline import BuildFailed, rempart_pipeline
 
     try:
         summary = rempart_pipeline(
-            inbox=str(inbox) if inbox else None, select=select, full_refresh=full_refresh
+            inbox=str(inbox) if inbox else None,
+            select=select,
+            full_refresh=full_refresh,
+            force=force,
         )
     except BuildFailed as failed:
         summary = failed.summary
@@ -141,6 +168,42 @@ def watch(
     console.print(f"watching {settings.inbox_dir} (every {interval:g} s; Ctrl-C stops)")
     seen: dict[Path, tuple[int, float]] = {}
     runs = 0
+    with prefect_api(settings, console):
+        return _watch_loop(settings, interval, quiet_seconds, max_runs, console, run, seen, runs)
+
+
+@contextlib.contextmanager
+def prefect_api(settings: Settings, console: Console) -> Iterator[None]:
+    """One Prefect API for a long-lived command (127.0.0.1, a random port, password-guarded),
+    instead of one started and stopped by every run; the team's PREFECT_API_URL, if set,
+    is used as it is."""
+    prefect_environment(settings)
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start(timeout=180)
+    os.environ["PREFECT_API_URL"] = server.api_url
+    console.print(f"Prefect API up on {server.address} for as long as this command runs")
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
+def _watch_loop(
+    settings: Settings,
+    interval: float,
+    quiet_seconds: float,
+    max_runs: int | None,
+    console: Console,
+    run: Callable[[Settings], int],
+    seen: dict[Path, tuple[int, float]],
+    runs: int,
+) -> int:
     try:
         while max_runs is None or runs < max_runs:
             if _stable_files(settings.inbox_dir, seen, quiet_seconds):

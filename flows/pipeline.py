@@ -16,66 +16,21 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
-from flows import publish, superset_sync
-from flows.database import DatabaseError, role_connection
+from flows import build_state, publish, superset_sync
+from flows.database import DatabaseError
+from flows.run_summary import (
+    BuildFailed,
+    BuildSummary,
+    LandingSummary,
+    PipelineSummary,
+    audit_run,
+)
 from flows.settings import Settings, load_settings
-from loaders.audit import append_event
-from loaders.schema import LOADER_ROLE
-
-
-class BuildFailed(RuntimeError):
-    """dbt reported a failed model, test or seed; the sync did not run."""
-
-    def __init__(self, summary: PipelineSummary) -> None:
-        super().__init__(summary.reason)
-        self.summary = summary
-
-
-@dataclass
-class LandingSummary:
-    landed: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    skipped: int = 0
-    rows: int = 0
-    rejected_files: list[str] = field(default_factory=list)
-
-
-@dataclass
-class BuildSummary:
-    models_built: int = 0
-    models_failed: int = 0
-    tests_passed: int = 0
-    tests_failed: int = 0
-    other_nodes: int = 0
-    skipped: int = 0
-    failures: list[str] = field(default_factory=list)
-    invocation_id: str = ""
-    complete: bool = True  # every node selected: no --select
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-
-@dataclass
-class PipelineSummary:
-    landing: LandingSummary
-    build: BuildSummary | None = None
-    publish: str = "not run"
-    sync: str = "not run"
-    seconds: float = 0.0
-    outcome: str = "success"  # success | files_rejected | build_failed | error
-    reason: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _is_transient(_task: object, _run: object, state: object) -> bool:
@@ -205,16 +160,19 @@ def _invocation_id(settings: Settings) -> str:
 
 
 @task(name="publish_marts")
-def publish_marts(settings: Settings, build: BuildSummary) -> str:
+def publish_marts(settings: Settings, build: BuildSummary, project_hash: str) -> str:
     """Publish the marts of a passing complete build; log every build with its failures."""
     logger = get_run_logger()
     if not build.ok:
-        publish.record_build(settings, build.invocation_id, build.failures, published=False)
+        publish.record_build(settings, build.invocation_id, build.failures, False, project_hash)
         message = f"nothing published: {len(build.failures)} failure(s); readers keep the last"
     elif not build.complete:
+        publish.record_build(settings, build.invocation_id, [], False, project_hash)
         message = "nothing published: a build of selected models does not vouch for the rest"
     else:
-        report = publish.publish(settings, build.invocation_id, progress=logger.info)
+        report = publish.publish(
+            settings, build.invocation_id, progress=logger.info, project_hash=project_hash
+        )
         message = report.summary()
     logger.info(message)
     return message
@@ -232,16 +190,15 @@ def sync_superset(settings: Settings) -> str:
     return report.summary()
 
 
-def _audit_run(settings: Settings, summary: PipelineSummary) -> None:
-    with role_connection(settings, LOADER_ROLE).connect(autocommit=True) as conn:
-        append_event(conn, "pipeline_run", settings.user, details=summary.as_dict())
-
-
 @flow(name="rempart_pipeline", log_prints=True)
 def rempart_pipeline(
-    inbox: str | None = None, select: str | None = None, full_refresh: bool = False
+    inbox: str | None = None,
+    select: str | None = None,
+    full_refresh: bool = False,
+    force: bool = False,
 ) -> PipelineSummary:
-    """Land the inbox, build the dbt project, sync Superset; audit the outcome."""
+    """Land the inbox, build the dbt project if anything changed, publish what passed, sync
+    Superset; audit the outcome."""
     started = time.monotonic()
     settings = load_settings()
     if inbox:
@@ -249,14 +206,23 @@ def rempart_pipeline(
     summary = PipelineSummary(landing=LandingSummary())
     try:
         summary.landing = ingest_inbox(settings, [])
-        summary.build = build_models(settings, select, full_refresh)
-        summary.publish = publish_marts(settings, summary.build)
-        if not summary.build.ok:
+        fingerprint = build_state.project_fingerprint(settings)
+        unchanged = None
+        if not (force or select or full_refresh or summary.landing.landed):
+            unchanged = build_state.up_to_date(settings, fingerprint)
+        if unchanged:
+            summary.publish = unchanged
+            summary.sync = "not run: nothing was built"
+        else:
+            summary.build = build_models(settings, select, full_refresh)
+            summary.publish = publish_marts(settings, summary.build, fingerprint)
+        if summary.build and not summary.build.ok:
             summary.outcome = "build_failed"
             summary.reason = "; ".join(summary.build.failures[:3])
             summary.sync = "not run: the build failed"
         else:
-            summary.sync = sync_superset(settings)
+            if summary.build:
+                summary.sync = sync_superset(settings)
             if summary.landing.rejected:
                 summary.outcome = "files_rejected"
                 summary.reason = f"{summary.landing.rejected} file(s) rejected"
@@ -268,7 +234,7 @@ def rempart_pipeline(
         summary.seconds = round(time.monotonic() - started, 1)
         # If the database is what failed, the error itself is reported instead.
         with contextlib.suppress(DatabaseError):
-            _audit_run(settings, summary)
+            audit_run(settings, summary)
     if summary.outcome == "build_failed":
         raise BuildFailed(summary)
     return summary

@@ -149,24 +149,37 @@ def _prepare_schema(conn: psycopg.Connection) -> None:
             " failures text[] not null default '{{}}')"
         ).format(BUILDS)
     )
+    conn.execute(
+        sql.SQL("alter table {} add column if not exists project_hash text").format(BUILDS)
+    )
     conn.execute(sql.SQL("grant select on {} to {}").format(BUILDS, sql.Identifier(READER_GROUP)))
 
 
 def _insert_build(
-    conn: psycopg.Connection, build_id: str, failures: list[str], published: bool
+    conn: psycopg.Connection,
+    build_id: str,
+    failures: list[str],
+    published: bool,
+    project_hash: str | None,
 ) -> None:
     conn.execute(
         sql.SQL(
-            "insert into {} (build_id, passed, published, failures) values (%s, %s, %s, %s) "
+            "insert into {} (build_id, passed, published, failures, project_hash) "
+            "values (%s, %s, %s, %s, %s) "
             "on conflict (build_id) do update set passed = excluded.passed, "
-            "published = excluded.published, failures = excluded.failures"
+            "published = excluded.published, failures = excluded.failures, "
+            "project_hash = excluded.project_hash"
         ).format(BUILDS),
-        (build_id, not failures, published, failures),
+        (build_id, not failures, published, failures, project_hash),
     )
 
 
 def record_build(
-    settings: Settings, build_id: str, failures: list[str], published: bool = False
+    settings: Settings,
+    build_id: str,
+    failures: list[str],
+    published: bool = False,
+    project_hash: str | None = None,
 ) -> None:
     """Log a build that publishes nothing (it failed, or was narrowed), with its failures."""
     with (
@@ -176,7 +189,7 @@ def record_build(
         conn.transaction(),
     ):
         _prepare_schema(conn)
-        _insert_build(conn, build_id, failures, published)
+        _insert_build(conn, build_id, failures, published, project_hash)
 
 
 def _last_publication(conn: psycopg.Connection) -> dict[str, Any]:
@@ -297,6 +310,7 @@ def publish(
     build_id: str,
     manifest: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    project_hash: str | None = None,
 ) -> PublishReport:
     """Publish every mart of the passing build `build_id` (its dbt invocation id)."""
     marts = marts_of(manifest or load_manifest(settings))
@@ -322,7 +336,7 @@ def publish(
             sql.SQL("insert into {} (build_id, marts) values (%s, %s)").format(PUBLICATIONS),
             (build_id, json.dumps(report.marts)),
         )
-        _insert_build(conn, build_id, [], published=True)
+        _insert_build(conn, build_id, [], True, project_hash)
     return report
 
 

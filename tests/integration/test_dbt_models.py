@@ -132,7 +132,7 @@ def test_demo_files_build_into_every_mart(warehouse: Warehouse) -> None:
         "dq_source_quality",
         "dq_rejected_rows",
     ):
-        assert warehouse.query(f"select count(*) from marts.{mart}")[0][0] > 0, mart
+        assert warehouse.query(f"select count(*) from marts_pending.{mart}")[0][0] > 0, mart
 
 
 def test_rejected_values_of_the_demo_files_are_in_the_quality_mart(warehouse: Warehouse) -> None:

@@ -71,9 +71,22 @@ def test_happy_path_lands_builds_and_audits(deployment: Deployment) -> None:
     assert deployment.query("select count(*) > 2000 from marts.fct_kpi_values") == [(True,)]
     assert deployment.runs()[-1][0] == "success"
 
-    again = _rempart_run(deployment)  # nothing new: nothing lands, the build is a no-op merge
-    assert again.returncode == 0
+    # Nothing new: the run says so and builds nothing, before and after landing a duplicate.
+    again = _rempart_run(deployment)
+    assert again.returncode == 0, again.stderr[-3000:]
     assert "0 landed (0 rows)" in again.stderr
+    assert "rempart run: nothing new: no file landed and the project is unchanged" in again.stderr
+    assert "models" not in again.stderr
+    example = next(EXAMPLES.iterdir())
+    shutil.copy(example, deployment.inbox / example.name)
+    duplicate = _rempart_run(deployment)
+    assert duplicate.returncode == 0, duplicate.stderr[-3000:]
+    assert "1 duplicate" in duplicate.stderr and "nothing new" in duplicate.stderr
+    assert "models" not in duplicate.stderr
+    forced = run_rempart("run", "--force", env=deployment.env, check=False, timeout=900)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert "22 built, 0 failed" in forced.stderr
+    assert [outcome for outcome, _ in deployment.runs()[-4:]] == ["success"] * 4
 
 
 def test_a_bad_file_among_good_ones_is_quarantined_and_reported(deployment: Deployment) -> None:

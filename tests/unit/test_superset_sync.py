@@ -26,7 +26,7 @@ def _manifest(**column_overrides: object) -> dict:
     columns.update(column_overrides)
     mart = {
         "resource_type": "model",
-        "schema": "marts",
+        "schema": "marts_pending",
         "name": "fct_example",
         "alias": "fct_example",
         "description": "An example.",

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The Debian packages the checks need beyond Python: Chromium and its driver for the browser
+# tests of the dashboards (Playwright drives this system browser; nothing is downloaded), and
+# fonts for readable screenshots. Installed when missing and allowed (root, or `sudo -n`);
+# otherwise this stops at once with the exact command to run.
+set -euo pipefail
+packages=(chromium chromium-driver fonts-dejavu-core)
+
+missing=()
+if command -v dpkg >/dev/null 2>&1; then
+    for package in "${packages[@]}"; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+elif ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
+    echo "make test needs Chromium and chromedriver on PATH (Debian: ${packages[*]})" >&2
+    exit 1
+fi
+((${#missing[@]})) || exit 0
+
+command="apt-get update -qq && apt-get install -y -qq --no-install-recommends ${missing[*]}"
+if [[ $(id -u) -eq 0 ]]; then
+    run=(bash -c)
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    run=(sudo -n env DEBIAN_FRONTEND=noninteractive bash -c)
+else
+    echo "make test needs ${missing[*]}: run   sudo bash -c '$command'   then make test again" >&2
+    exit 1
+fi
+echo "==> installing ${missing[*]}"
+DEBIAN_FRONTEND=noninteractive "${run[@]}" "$command"
