@@ -20,6 +20,10 @@ database and `target/` folder are never touched):
 3. The small file lands, then the **incremental build**: the same `dbt build`.
 4. For reference, a `dbt build --full-refresh` over both files.
 
+After the full and the incremental build, their marts are published from `marts_pending` into
+`marts` as `rempart run` does (write-audit-publish, flows/publish.py), timed apart. Target:
+publishing the incremental build adds at most 20% to that build's time.
+
 Both builds are the plain `dbt build` a scheduled run does. The full build tests every row;
 the incremental one, as every incremental build, tests the rows landed since the last build
 that passed (see the README's dbt section), so its tests cost what the small file brings.
@@ -81,6 +85,7 @@ SEED = 42
 MB = 1_000_000
 INCREMENT_SHARE = 0.01  # the small file's rows, as a share of the big file's
 INCREMENTAL_TARGET = 0.15  # incremental build seconds / full build seconds
+PUBLISH_TARGET = 0.20  # publishing the incremental build / that build's seconds
 SLOWEST = 5  # nodes listed per build
 LOG_TAIL_LINES = 40  # lines of dbt's output shown when a build fails
 BUILD_TIMEOUT = 1800  # seconds, per build; a build stopped at this limit counts as failed
@@ -319,6 +324,9 @@ class Build:
     dbt_version: str = ""
     nodes: list[NodeResult] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # what the database says afterwards
+    invocation_id: str = ""
+    publish_seconds: float | None = None  # write-audit-publish into `marts` (flows/publish.py)
+    publish_summary: str = ""
 
     @property
     def failed(self) -> bool:
@@ -344,6 +352,7 @@ def read_run_results(build: Build, path: Path) -> None:
         return
     build.dbt_seconds = document.get("elapsed_time")
     build.dbt_version = document.get("metadata", {}).get("dbt_version", "")
+    build.invocation_id = document.get("metadata", {}).get("invocation_id", "")
     for result in document.get("results", []):
         response = result.get("adapter_response") or {}
         build.nodes.append(
@@ -561,16 +570,16 @@ class Benchmark:
     def count_after(self, build: Build) -> None:
         """What the warehouse holds after a build, from the database itself."""
         counts = build.counts
-        counts["fct_rows"] = self.scalar("select count(*) from marts.fct_kpi_values")
+        counts["fct_rows"] = self.scalar("select count(*) from marts_pending.fct_kpi_values")
         counts["fct_keys"] = self.scalar(
-            "select count(distinct kpi_value_id) from marts.fct_kpi_values"
+            "select count(distinct kpi_value_id) from marts_pending.fct_kpi_values"
         )
         counts["from_small_file"] = self.scalar(
-            "select count(*) from marts.fct_kpi_values where source_file_name = %s",
+            "select count(*) from marts_pending.fct_kpi_values where source_file_name = %s",
             (SMALL_FILE,),
         )
         counts["updated"] = self.scalar(
-            "select count(*) from marts.fct_kpi_values "
+            "select count(*) from marts_pending.fct_kpi_values "
             "where source_file_name = %s and version_number > 1",
             (SMALL_FILE,),
         )
@@ -578,7 +587,28 @@ class Benchmark:
         counts["snapshot_closed"] = self.scalar(
             "select count(*) from snapshots.snap_kpi_values where dbt_valid_to is not null"
         )
-        counts["rejected_rows"] = self.scalar("select count(*) from marts.dq_rejected_rows")
+        counts["rejected_rows"] = self.scalar("select count(*) from marts_pending.dq_rejected_rows")
+
+    def publish(self, build: Build) -> bool:
+        """Publish the build into `marts` as `rempart run` does; time it; check row counts."""
+        from flows import publish
+
+        manifest = json.loads((self.target_dir / "manifest.json").read_text())
+        progress(f"publishing the {build.label}...")
+        started = time.perf_counter()
+        try:
+            report = publish.publish(self.settings, build.invocation_id, manifest)
+        except Exception as error:
+            self.failures.append(f"publishing the {build.label}: {error}")
+            progress(f"  FAILED: {error}")
+            return False
+        build.publish_seconds = time.perf_counter() - started
+        build.publish_summary = report.summary()
+        build.counts["published_fct_rows"] = self.scalar(
+            "select count(*) from marts.fct_kpi_values"
+        )
+        progress(f"  {build.publish_seconds:.2f} s: {build.publish_summary}")
+        return True
 
 
 def measure(bench: Benchmark, plan: DataPlan, big: Path, small: Path, timeout: float) -> None:
@@ -589,6 +619,8 @@ def measure(bench: Benchmark, plan: DataPlan, big: Path, small: Path, timeout: f
     if full.failed:
         return
     bench.count_after(full)
+    if not bench.publish(full):
+        return
     progress(f"  {full.counts['fct_keys']:,} distinct KPI keys in marts.fct_kpi_values")
     if not bench.land(small, plan.small_rows):
         return
@@ -596,6 +628,8 @@ def measure(bench: Benchmark, plan: DataPlan, big: Path, small: Path, timeout: f
     if incremental.failed:
         return
     bench.count_after(incremental)
+    if not bench.publish(incremental):
+        return
     progress(
         f"  {incremental.counts['from_small_file']:,} rows from {SMALL_FILE}, "
         f"{incremental.counts['updated']:,} of them updates"
@@ -655,6 +689,35 @@ def results_table(bench: Benchmark, plan: DataPlan) -> str:
             )
     else:
         rows.append(("incremental / full", "n/a", f"< {INCREMENTAL_TARGET:.0%}", "FAILED"))
+    for build, what in ((full, "full"), (incremental, "incremental")):
+        if build and build.publish_seconds is not None:
+            rows.append(
+                (
+                    f"publish after the {what} build ({build.publish_summary})",
+                    f"{build.publish_seconds:.2f} s",
+                    "",
+                    "info",
+                )
+            )
+    if incremental and incremental.publish_seconds is not None and not incremental.failed:
+        ratio = incremental.publish_seconds / incremental.seconds
+        rows.append(
+            (
+                "publish / incremental build",
+                f"{ratio:.1%}",
+                f"<= {PUBLISH_TARGET:.0%}",
+                _verdict(ratio <= PUBLISH_TARGET),
+            )
+        )
+        published, built = incremental.counts["published_fct_rows"], incremental.counts["fct_rows"]
+        rows.append(
+            (
+                "rows published in marts.fct_kpi_values",
+                f"{published:,}",
+                f"{built:,}",
+                _check(published, built),
+            )
+        )
     rows.append(("full refresh (dbt build --full-refresh)", seconds(refresh), "", "info"))
 
     if full and full.counts:

@@ -61,6 +61,8 @@ class PublishReport:
         rows = sum(int(m["rows_written"]) for m in self.marts.values())  # type: ignore[call-overload]
         afresh = sorted(name for name, m in self.marts.items() if m["mode"] == "afresh")
         text = f"{len(self.marts)} marts published, {rows:,} rows written"
+        if afresh and len(afresh) == len(self.marts):
+            return text + " (all afresh)"
         return text + (f" ({', '.join(afresh)} afresh)" if afresh else "")
 
 

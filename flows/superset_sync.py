@@ -136,11 +136,20 @@ def _is_temporal(data_type: str) -> bool:
 
 def marts_for_superset(manifest: dict[str, Any]) -> list[MartDataset]:
     marts = []
-    for node in manifest["nodes"].values():
-        # dbt builds marts in the pending schema; Superset reads their published copies.
-        if node["resource_type"] != "model" or node["schema"] != PENDING_SCHEMA:
-            continue
-        meta = (node["config"].get("meta") or {}).get("superset") or {}
+    # dbt builds marts in the pending schema; Superset reads their published copies, and the
+    # tables the pipeline writes beside them (dbt sources in the published schema).
+    candidates = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["schema"] == PENDING_SCHEMA
+    ] + [
+        {**source, "alias": source.get("identifier") or source["name"]}
+        for source in manifest.get("sources", {}).values()
+        if source["schema"] == MARTS_SCHEMA
+    ]
+    for node in candidates:
+        meta = ((node.get("config") or {}).get("meta") or node.get("meta") or {}).get("superset")
+        meta = meta or {}
         if not meta.get("dataset"):
             continue
         columns = []
