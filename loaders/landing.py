@@ -37,6 +37,7 @@ from loaders.csv_copy import copy_csv, copy_keeps_cells, inspect_csv
 from loaders.csv_reader import check_width, read_csv
 from loaders.errors import RejectedFile
 from loaders.formats import FileType, detect_type
+from loaders.ods_reader import read_ods
 from loaders.readers import Sheet
 
 Progress = Callable[[float], None]
@@ -141,6 +142,8 @@ def _land_rows(
         sheets = readers.read_json(name, handle, progress)
     elif file_type is FileType.JSONL:
         sheets = readers.read_json_lines(name, handle, digest_size, progress)
+    elif file_type is FileType.ODS:
+        sheets = read_ods(name, handle, progress)
     else:
         sheets = readers.read_workbook(name, handle, progress)
     total = 0

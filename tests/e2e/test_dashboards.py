@@ -8,6 +8,7 @@ Superset uses for them.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -463,6 +464,70 @@ def test_consultations_are_in_the_audit_trail(deployment: Deployment) -> None:
 
 
 # -- hardening (last: it trips the login rate limit for this address) -----------------------
+
+
+def test_a_failed_build_changes_nothing_readers_see_until_a_passing_one(
+    deployment: Deployment,
+) -> None:
+    """Write-audit-publish through the chart-data API: a build whose test fails leaves every
+    answer as it was, for a viewer and for the analyst; the next passing build publishes."""
+    header = "date_mesure;département;catégorie;sous_catégorie;indicateur;valeur;unité\n"
+    inbox = Path(deployment.env["REMPART_INBOX_DIR"])
+
+    # One login each: the login rate limit counts failures only, but stays out of the way.
+    clients = {username: deployment.client(username) for username in ("viewer_sales", "analyst")}
+
+    def answers() -> dict[tuple[str, str], object]:
+        seen = {}
+        for username, client in clients.items():
+            ids = _dataset_ids(client)
+            for mart in ("fct_kpi_values", "kpi_daily_summary"):
+                response = _chart_data(
+                    client,
+                    ids[mart],
+                    columns=["department", "measured_on"],
+                    metrics=[
+                        "count",
+                        {
+                            "label": "total",
+                            "expressionType": "SQL",
+                            "sqlExpression": "SUM(value_sum)"
+                            if mart != "fct_kpi_values"
+                            else "SUM(kpi_value)",
+                        },
+                    ],
+                    row_limit=10000,
+                )
+                assert response.status_code == 200, response.text
+                seen[(username, mart)] = sorted(
+                    response.json()["result"][0]["data"], key=lambda row: json.dumps(row)
+                )
+        return seen
+
+    before = answers()
+    (inbox / "sales_fr_2026-12-07.csv").write_text(
+        header + "07/12/2026;Ventes;Boissons;Café;taux_conversion;180;%\n"
+        "07/12/2026;Ventes;Boissons;Café;chiffre_affaires;999,5;EUR\n"
+    )
+    failed = deployment.rempart("run", check=False)
+    assert "test assert_kpi_values_fit_their_unit: fail" in failed, failed[-3000:]
+    assert answers() == before
+
+    (inbox / "sales_fr_2026-12-07-corrected.csv").write_text(
+        header + "07/12/2026;Ventes;Boissons;Café;taux_conversion;1,8;%\n"
+    )
+    deployment.rempart("run")
+    after = answers()
+    for client in clients.values():
+        client.close()
+    december_7 = int(dt.datetime(2026, 12, 7, tzinfo=dt.UTC).timestamp() * 1000)
+    for username in ("viewer_sales", "analyst"):
+        [row] = [r for r in after[(username, "fct_kpi_values")] if r["measured_on"] == december_7]
+        assert (row["department"], row["count"], row["total"]) == ("sales", 2, 1001.3)
+    assert {row["department"] for row in after[("viewer_sales", "fct_kpi_values")]} == {"sales"}
+    assert {row["department"] for row in after[("analyst", "fct_kpi_values")]} == set(
+        deployment.departments
+    ) | {row["department"] for row in before[("analyst", "fct_kpi_values")]}
 
 
 def test_headers_cookies_and_login_rate_limit(deployment: Deployment, browser: object) -> None:
