@@ -2,7 +2,8 @@
 
 A build is needed when a file landed after the newest landing the last published build could
 see, when the dbt project (models, macros, seeds, snapshots, tests, its configuration, the
-dbt version) differs from what that build ran, or when the latest build failed or was not
+dbt version) or the dashboards as code (`superset/assets/`, which the run syncs) differ from
+what that build ran, or when the latest build failed or was not
 published. Otherwise `rempart run` says so and builds nothing (`--force` rebuilds anyway).
 """
 
@@ -20,14 +21,15 @@ from flows.provision import TRANSFORMER_ROLE
 from flows.publish import BUILDS
 from flows.settings import Settings
 
-# What a build depends on besides the landed data.
-PROJECT_FOLDERS = ("models", "macros", "seeds", "dbt_project")
+# What a run's build and sync depend on besides the landed data.
+PROJECT_FOLDERS = ("models", "macros", "seeds", "dbt_project", "superset/assets")
 PROJECT_FILES = ("dbt_project.yml",)
 BUILD_RUNS = sql.Identifier("intermediate", "dbt_build_runs")
 
 
 def project_fingerprint(settings: Settings) -> str:
-    """A hash of every file dbt reads from the project, and of dbt's version."""
+    """A hash of every file dbt reads from the project, of the dashboards' assets, and of
+    dbt's version."""
     root = settings.project_dir
     digest = hashlib.sha256(f"dbt-core {version('dbt-core')}\n".encode())
     paths: list[Path] = [root / name for name in PROJECT_FILES]
