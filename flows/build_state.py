@@ -84,3 +84,19 @@ def up_to_date(settings: Settings, fingerprint: str | None = None) -> str | None
         f"nothing new: no file landed and the project is unchanged since the build published "
         f"at {finished_at:%Y-%m-%d %H:%M:%S %Z}; nothing rebuilt (--force rebuilds)"
     )
+
+
+def project_unchanged(settings: Settings, fingerprint: str) -> bool:
+    """Whether the last published build ran this very project: then only what the landed
+    data reaches (`source:raw+`) needs building, and every other node stands as it passed."""
+    with role_connection(settings, TRANSFORMER_ROLE).connect(
+        application_name="rempart-run"
+    ) as conn:
+        if not _exists(conn, "marts", "pipeline_builds"):
+            return False
+        row = conn.execute(
+            sql.SQL(
+                "select project_hash from {} where published order by finished_at desc limit 1"
+            ).format(BUILDS)
+        ).fetchone()
+    return row is not None and row[0] == fingerprint

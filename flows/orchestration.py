@@ -60,7 +60,10 @@ def summary_table(summary: PipelineSummary) -> Table:
         table.add_row("", f"[red]rejected[/]: {message}")
     if summary.build:
         build = summary.build
-        table.add_row("models", f"{build.models_built} built, {build.models_failed} failed")
+        table.add_row(
+            "models",
+            f"{build.models_built} built, {build.models_failed} failed (built: {build.scope})",
+        )
         table.add_row("tests", f"{build.tests_passed} passed, {build.tests_failed} failed")
         for failure in build.failures[:10]:
             table.add_row("", f"[red]{failure}[/]")
@@ -169,6 +172,9 @@ def watch(
     seen: dict[Path, tuple[int, float]] = {}
     runs = 0
     with prefect_api(settings, console):
+        # Import the flow (Prefect, dbt) now, not when the first file arrives.
+        import flows.pipeline  # noqa: F401
+
         return _watch_loop(settings, interval, quiet_seconds, max_runs, console, run, seen, runs)
 
 

@@ -81,9 +81,17 @@ def _dbt_environment(settings: Settings) -> None:
 
 @flow(name="build_models")
 def build_models(
-    settings: Settings, select: str | None = None, full_refresh: bool = False
+    settings: Settings,
+    select: str | None = None,
+    full_refresh: bool = False,
+    new_data_only: bool = False,
 ) -> BuildSummary:
-    """`dbt build`, each model, seed, snapshot and test a Prefect task with its own state."""
+    """`dbt build`, each model, seed, snapshot and test a Prefect task with its own state.
+
+    `new_data_only`: the project is the one the last published build ran, so build only what
+    landed data can change (`source:raw+`: not the seeds and what only they feed, nor the unit
+    tests, which test code that has not changed). dbt counts it as a complete build
+    (macros/builds/is_complete_build.sql)."""
     from dbt_common.events.base_types import EventLevel
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
@@ -103,6 +111,15 @@ def build_models(
     args = ["build"]
     if select:
         args += ["--select", select]
+    elif new_data_only:
+        args += [
+            "--select",
+            "source:raw+",
+            "--exclude-resource-type",
+            "unit_test",
+            "--vars",
+            "{rempart_build_scope: new_data}",
+        ]
     if full_refresh:
         args.append("--full-refresh")
     result = runner.invoke(args)
@@ -137,6 +154,7 @@ def build_models(
     if not result.success and not summary.failures:
         summary.failures.append(f"dbt failed: {result.exception or 'see the dbt log'}")
     summary.complete = not select
+    summary.scope = "new data" if new_data_only else ("selected" if select else "everything")
     summary.invocation_id = _invocation_id(settings)
     logger.info(
         "dbt build: %s models built, %s failed; %s tests passed, %s failed",
@@ -214,7 +232,10 @@ def rempart_pipeline(
             summary.publish = unchanged
             summary.sync = "not run: nothing was built"
         else:
-            summary.build = build_models(settings, select, full_refresh)
+            new_data_only = not (force or select or full_refresh) and (
+                build_state.project_unchanged(settings, fingerprint)
+            )
+            summary.build = build_models(settings, select, full_refresh, new_data_only)
             summary.publish = publish_marts(settings, summary.build, fingerprint)
         if summary.build and not summary.build.ok:
             summary.outcome = "build_failed"

@@ -39,7 +39,8 @@ class BuildSummary:
     skipped: int = 0
     failures: list[str] = field(default_factory=list)
     invocation_id: str = ""
-    complete: bool = True  # every node selected: no --select
+    complete: bool = True  # vouches for every node: no --select of the user's
+    scope: str = "everything"  # or "new data" (what landed can change) or "selected"
 
     @property
     def ok(self) -> bool:

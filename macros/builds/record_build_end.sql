@@ -11,7 +11,7 @@
     {%- set failed = results | selectattr('status', 'in', ['error', 'fail', 'skipped', 'runtime error', 'partial success']) | list -%}
     update {{ build_runs_relation() }}
     set
-        finished_at = now(),
+        finished_at = clock_timestamp(),
         passed = {{ (results | length > 0 and failed | length == 0 and is_complete_build()) | string | lower }}
     where invocation_id = '{{ invocation_id }}'
 {%- endmacro %}

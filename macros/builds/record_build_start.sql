@@ -11,7 +11,7 @@
     create schema if not exists {{ runs.schema }};
     create table if not exists {{ runs }} (
         invocation_id text primary key,
-        started_at timestamptz not null default now(),
+        started_at timestamptz not null default clock_timestamp(),
         finished_at timestamptz,
         tested_through timestamptz,
         is_complete boolean not null,

@@ -133,38 +133,6 @@ def test_copy_keeps_quotes_that_postgres_alone_would_strip(landing: Landing) -> 
     ]
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
-        (
-            "unclosed.csv",
-            b'a,b\n1,2\n3,"never closed\n4,5\n',
-            "unclosed.csv (record 3, line 3): the CSV cannot be split into cells unambiguously",
-        ),
-        (
-            "after_quote.csv",
-            b'a,b\n1,"two"x\n',
-            "after_quote.csv (record 2, line 2): the CSV cannot be split into cells unambiguously",
-        ),
-        (
-            "too_wide.csv",
-            _wide_csv(16_385)[:200_000].split(b"\n")[0] + b"\n",
-            "too_wide.csv (line 1): the file has too many columns; expected at most 16,384 "
-            "columns, found 16,385",
-        ),
-    ],
-    ids=["unclosed", "after_quote", "too_wide"],
-)
-def test_ambiguous_csv_is_rejected_with_its_record(
-    landing: Landing, name: str, content: bytes, message: str
-) -> None:
-    path = landing.drop(name, content)
-    [result] = landing.ingest(path)
-    assert result.status == "failed"
-    assert result.message.startswith(message), result.message
-    assert landing.record_count(result.file_id) == 0
-
-
 def test_an_unforeseen_reader_failure_fails_that_file_alone(
     landing: Landing, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,6 +65,22 @@ REJECTIONS: list[tuple[str, bytes, str]] = [
         "blank_line.csv (record 3, line 3): a blank line; expected 2 fields, found 0",
     ),
     (
+        "unclosed.csv",
+        b'a,b\n1,2\n3,"never closed\n4,5\n',
+        "unclosed.csv (record 3, line 3): the CSV cannot be split into cells unambiguously",
+    ),
+    (
+        "after_quote.csv",
+        b'a,b\n1,"two"x\n',
+        "after_quote.csv (record 2, line 2): the CSV cannot be split into cells unambiguously",
+    ),
+    (
+        "too_wide.csv",
+        ",".join(f"c{i}" for i in range(16_385)).encode() + b"\n",
+        "too_wide.csv (line 1): the file has too many columns; expected at most 16,384 "
+        "columns, found 16,385",
+    ),
+    (
         "nul.csv",
         b"kpi,value\nrevenue,1\x002\n",
         "nul.csv (line 2, column 10): the file contains a NUL byte",
