@@ -90,8 +90,8 @@ def build_models(
 
     `new_data_only`: the project is the one the last published build ran, so build only what
     landed data can change (`source:raw+`: not the seeds and what only they feed, nor the unit
-    tests, which test code that has not changed). dbt counts it as a complete build
-    (macros/builds/is_complete_build.sql)."""
+    tests, which test code that has not changed). When it passes, publishing it also marks it
+    as a complete passed build in dbt's build log (flows/publish.py)."""
     from dbt_common.events.base_types import EventLevel
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
@@ -112,14 +112,8 @@ def build_models(
     if select:
         args += ["--select", select]
     elif new_data_only:
-        args += [
-            "--select",
-            "source:raw+",
-            "--exclude-resource-type",
-            "unit_test",
-            "--vars",
-            "{rempart_build_scope: new_data}",
-        ]
+        # No --vars: they would end dbt's partial parse on every switch of scope.
+        args += ["--select", "source:raw+", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
     result = runner.invoke(args)
@@ -189,7 +183,11 @@ def publish_marts(settings: Settings, build: BuildSummary, project_hash: str) ->
         message = "nothing published: a build of selected models does not vouch for the rest"
     else:
         report = publish.publish(
-            settings, build.invocation_id, progress=logger.info, project_hash=project_hash
+            settings,
+            build.invocation_id,
+            progress=logger.info,
+            project_hash=project_hash,
+            vouch_for_build=build.scope == "new data",
         )
         message = report.summary()
     logger.info(message)

@@ -230,6 +230,12 @@ def test_a_failed_test_publishes_nothing_until_a_corrected_file_passes(
     (deployment.inbox / "sales_fr_2026-11-05-corrected.csv").write_text(corrected)
     passed_run = _rempart_run(deployment)
     assert passed_run.returncode == 0, passed_run.stderr[-3000:]
+    assert "Unable to do partial parsing" not in passed_run.stderr
+    # Published, the build of what new data reaches counts as complete: later builds test
+    # only the rows landed after it.
+    assert deployment.query(
+        "select passed from intermediate.dbt_build_runs order by started_at desc limit 1"
+    ) == [(True,)]
     assert deployment.query(
         "select source_file_name, kpi_code, kpi_value::text from marts.fct_kpi_values "
         "where measured_on = '2026-11-05' order by kpi_code"
