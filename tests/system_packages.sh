@@ -9,7 +9,9 @@ packages=(chromium chromium-driver fonts-dejavu-core)
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
     for package in "${packages[@]}"; do
-        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+        # Removed but not purged packages keep a status entry: ask whether it is installed.
+        status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+        [[ $status == "install ok installed" ]] || missing+=("$package")
     done
 elif ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
     echo "make test needs Chromium and chromedriver on PATH (Debian: ${packages[*]})" >&2
