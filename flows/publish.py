@@ -20,8 +20,9 @@ refresh), or whose published table lacks a column or an index of it, is publishe
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,19 @@ def _insert_build(
     )
 
 
+@contextlib.contextmanager
+def _publishing(settings: Settings) -> Iterator[psycopg.Connection]:
+    """The transformer's transaction, under the publication lock, the schemas ready."""
+    with (
+        role_connection(settings, TRANSFORMER_ROLE).connect(
+            application_name="rempart-publish"
+        ) as conn,
+        conn.transaction(),
+    ):
+        _prepare_schema(conn)
+        yield conn
+
+
 def record_build(
     settings: Settings,
     build_id: str,
@@ -184,13 +198,7 @@ def record_build(
     project_hash: str | None = None,
 ) -> None:
     """Log a build that publishes nothing (it failed, or was narrowed), with its failures."""
-    with (
-        role_connection(settings, TRANSFORMER_ROLE).connect(
-            application_name="rempart-publish"
-        ) as conn,
-        conn.transaction(),
-    ):
-        _prepare_schema(conn)
+    with _publishing(settings) as conn:
         _insert_build(conn, build_id, failures, published, project_hash)
 
 
@@ -323,13 +331,7 @@ def publish(
     the rows landed after it (macros/builds/tested_through.sql)."""
     marts = marts_of(manifest or load_manifest(settings))
     report = PublishReport(build_id)
-    with (
-        role_connection(settings, TRANSFORMER_ROLE).connect(
-            application_name="rempart-publish"
-        ) as conn,
-        conn.transaction(),
-    ):
-        _prepare_schema(conn)
+    with _publishing(settings) as conn:
         previous = _last_publication(conn)
         for mart in marts:
             report.marts[mart.name] = _publish_mart(conn, mart, previous.get(mart.name, {}))
