@@ -137,7 +137,10 @@ def run_pipeline(
 def _stable_files(
     inbox: Path, seen: dict[Path, tuple[int, float]], quiet_seconds: float
 ) -> list[Path]:
-    """Files whose size and time have not changed for `quiet_seconds`: fully written."""
+    """Files fully written: size and time unchanged since the last look, and the time at
+    least `quiet_seconds` old. A file seen for the first time is taken at once when its time
+    is already that old: writing a file keeps moving its time, and the tools that copy a
+    time along (`mv`, `cp -p`, tar, rsync) set it once the data is complete."""
     from loaders.landing import inbox_files
 
     now = time.time()
@@ -149,7 +152,7 @@ def _stable_files(
         except FileNotFoundError:
             continue
         current[path] = (stat.st_size, stat.st_mtime)
-        unchanged = seen.get(path) == current[path]
+        unchanged = seen.get(path, current[path]) == current[path]
         if unchanged and now - stat.st_mtime >= quiet_seconds:
             ready.append(path)
     seen.clear()

@@ -79,7 +79,6 @@ def _dbt_environment(settings: Settings) -> None:
     os.environ.update(tool_environment(settings))
 
 
-@flow(name="build_models")
 def build_models(
     settings: Settings,
     select: str | None = None,
@@ -87,6 +86,9 @@ def build_models(
     new_data_only: bool = False,
 ) -> BuildSummary:
     """`dbt build`, each model, seed, snapshot and test a Prefect task with its own state.
+
+    Called inside the pipeline flow, not as a subflow of its own: the node tasks belong to
+    the run that landed the files, and a subflow's bookkeeping would cost a second per run.
 
     `new_data_only`: the project is the one the last published build ran, so build only what
     landed data can change (`source:raw+`: not the seeds and what only they feed, nor the unit

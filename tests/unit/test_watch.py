@@ -14,8 +14,15 @@ def test_a_file_is_taken_only_once_it_stops_changing(tmp_path: Path) -> None:
     old = time.time() - 60
     os.utime(growing, (old, old))
 
-    assert _stable_files(tmp_path, seen, quiet_seconds=5) == []  # first look: unknown yet
+    # First look at a file last written a minute ago (moved in, copied with its time): take it.
     assert _stable_files(tmp_path, seen, quiet_seconds=5) == [growing]
+    fresh = tmp_path / "tickets.csv"
+    fresh.write_text("a;b\n")
+    assert _stable_files(tmp_path, seen, quiet_seconds=5) == [growing]  # fresh: not yet
+    os.utime(fresh, (old, old))
+    assert _stable_files(tmp_path, seen, quiet_seconds=5) == [growing]  # time moved: wait
+    assert sorted(_stable_files(tmp_path, seen, quiet_seconds=5)) == [growing, fresh]
+    fresh.unlink()
 
     with growing.open("a") as handle:  # still being written: size and time change
         handle.write("1;2\n")
