@@ -222,7 +222,7 @@ def serve_docs(settings: Settings, port: int) -> int:
 # -- rempart superset ---------------------------------------------------------------------
 
 
-def superset_command(settings: Settings, action: str) -> int:
+def superset_command(settings: Settings, action: str, username: str | None = None) -> int:
     from flows import superset_server, superset_sync
 
     server = superset_server.SupersetServer(settings)
@@ -251,6 +251,10 @@ def superset_command(settings: Settings, action: str) -> int:
         if action == "sync":
             prepare_database(settings)
             superset_sync.sync(settings)
+            return 0
+        if action == "unlock" and username:
+            prepare_database(settings)
+            print(server.unlock(username))
             return 0
         if action == "export":
             for path in superset_sync.export_assets(settings):
@@ -323,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     superset_commands.add_parser(
         "export", help="write the dashboards, as edited in Superset, back to superset/assets"
     )
+    unlock = superset_commands.add_parser(
+        "unlock", help="lift the lockout of an account after too many failed logins (audited)"
+    )
+    unlock.add_argument("username", metavar="USER")
 
     audit = commands.add_parser("audit", help="the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -362,7 +370,9 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
     if arguments.command == "examples":
         return copy_examples(settings)
     if arguments.command == "superset":
-        return superset_command(settings, arguments.superset_command)
+        return superset_command(
+            settings, arguments.superset_command, getattr(arguments, "username", None)
+        )
     if arguments.command == "audit":
         return audit_verify(settings)
     if arguments.command == "archive":

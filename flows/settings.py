@@ -55,6 +55,15 @@ class Settings(BaseSettings):
         default=False,
         description="Superset is reached through a TLS-terminating proxy: Secure cookies.",
     )
+    superset_lockout_attempts: int = Field(
+        default=5, gt=0, description="Failed logins of one account that lock it."
+    )
+    superset_lockout_window_minutes: float = Field(
+        default=15, gt=0, description="Within how many minutes those failures count."
+    )
+    superset_lockout_minutes: float = Field(
+        default=15, gt=0, description="How long a locked account stays locked."
+    )
     superset_sync: bool = Field(
         default=True,
         description="Whether `rempart run` starts Superset and syncs it (false: dbt only).",

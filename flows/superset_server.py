@@ -28,6 +28,7 @@ from flows.settings import PROJECT_DIR, Settings
 SUPERSET_VENV = PROJECT_DIR / ".venv-superset"
 CONFIG_PATH = PROJECT_DIR / "superset" / "superset_config.py"
 BOOTSTRAP_ACCESS = PROJECT_DIR / "superset" / "bootstrap_access.py"
+ACCOUNT_ADMIN = PROJECT_DIR / "superset" / "account_admin.py"
 START_TIMEOUT_SECONDS = 240
 
 ADMIN_USERNAME = "admin"
@@ -125,6 +126,9 @@ class SupersetServer:
             "REMPART_STATE_DIR": str(self.settings.state_dir),
             "REMPART_AUDIT_DSN": " ".join(f"{k}='{v}'" for k, v in audit_dsn.items()),
             "SUPERSET_BEHIND_HTTPS": "true" if self.settings.superset_behind_https else "false",
+            "REMPART_LOCKOUT_ATTEMPTS": str(self.settings.superset_lockout_attempts),
+            "REMPART_LOCKOUT_WINDOW_MINUTES": str(self.settings.superset_lockout_window_minutes),
+            "REMPART_LOCKOUT_MINUTES": str(self.settings.superset_lockout_minutes),
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
         }
@@ -219,6 +223,31 @@ class SupersetServer:
             "accounts and roles",
             stdin=json.dumps({"users": superset_accounts(self.settings)}),
         )
+
+    def unlock(self, username: str) -> str:
+        """Lift the lockout of one account (audited as the operator's act)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            [
+                str(self.binary("python")),
+                str(ACCOUNT_ADMIN),
+                "unlock",
+                username,
+                "--operator",
+                self.settings.user,
+            ],
+            env=self.environment(),
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise SupersetError(
+                f"could not unlock {username}: {(result.stderr or result.stdout).strip()[-500:]}"
+            )
+        return result.stdout.strip()
 
     # -- start / stop -------------------------------------------------------------------
 

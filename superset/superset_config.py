@@ -5,13 +5,20 @@ nothing from the project: every value it needs comes from the environment that
 `flows/superset_server.py` prepares, and secrets come from files, never from variables.
 """
 
-import logging
 import os
 import re
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 from superset.utils.log import DBEventLogger
+
+# Rempart's own modules for Superset live beside this file (superset/rempart_superset/).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from rempart_superset.account_lockout import AccountLockout, LockoutPolicy
+from rempart_superset.audit_trail import append_event, event_name
+from rempart_superset.login_guard import failed_login, guard
 
 
 def _required(name: str) -> str:
@@ -66,21 +73,32 @@ AUTH_RATE_LIMIT = "5 per 40 second"
 LOGIN_ENDPOINTS = ("AuthDBView.login", "SecurityApi.login")
 
 
-def _failed_login(response):
-    if response.status_code == 401:
-        return True
-    return response.status_code == 302 and "/login" in response.headers.get("Location", "")
+# Per account, whatever the address (rempart_superset/account_lockout.py); the numbers are
+# Rempart's settings (REMPART_SUPERSET_LOCKOUT_*).
+LOCKOUT_POLICY = LockoutPolicy(
+    attempts=int(_required("REMPART_LOCKOUT_ATTEMPTS")),
+    window_seconds=float(_required("REMPART_LOCKOUT_WINDOW_MINUTES")) * 60,
+    duration_seconds=float(_required("REMPART_LOCKOUT_MINUTES")) * 60,
+)
+
+
+def account_lockout() -> AccountLockout:
+    from sqlalchemy import create_engine
+
+    return AccountLockout(create_engine(SQLALCHEMY_DATABASE_URI), LOCKOUT_POLICY)
 
 
 def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
     limiter = app.appbuilder.sm.limiter
+    lockout = account_lockout()
+    lockout.create_tables()
     for endpoint in LOGIN_ENDPOINTS:
         view = app.view_functions.get(endpoint)
         if view is None:
-            raise RuntimeError(f"login endpoint {endpoint} not found: cannot rate-limit it")
+            raise RuntimeError(f"login endpoint {endpoint} not found: cannot guard it")
         app.view_functions[endpoint] = limiter.limit(
-            AUTH_RATE_LIMIT, methods=["POST"], deduct_when=_failed_login
-        )(view)
+            AUTH_RATE_LIMIT, methods=["POST"], deduct_when=failed_login
+        )(guard(view, lockout))
 
 
 FEATURE_FLAGS = {
@@ -181,25 +199,21 @@ def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
 # function audit.append_event, as the role `rempart_superset_audit` that may do nothing else.
 # A failed audit write is logged loudly, never silently dropped.
 
-AUDIT_DSN = os.environ.get("REMPART_AUDIT_DSN", "")
 _AUDITED_ACTION = re.compile(
     r"dashboard|chart|slice|explore|export|csv|sql|query|dataset|datasource|log_in|login",
     re.IGNORECASE,
 )
-_audit_logger = logging.getLogger("rempart.audit")
 
 
 class AuditedEventLogger(DBEventLogger):
     def log(self, user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs):
         super().log(user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs)
-        if AUDIT_DSN and _AUDITED_ACTION.search(action or ""):
+        if _AUDITED_ACTION.search(action or ""):
             self._append_to_audit_trail(user_id, action, dashboard_id, slice_id, kwargs)
 
     @staticmethod
     def _append_to_audit_trail(user_id, action, dashboard_id, slice_id, kwargs):
-        import psycopg2
         from flask import g
-        from psycopg2.extras import Json
 
         user = getattr(g, "user", None)
         username = getattr(user, "username", None) or (
@@ -228,21 +242,7 @@ class AuditedEventLogger(DBEventLogger):
         ):
             if payload.get(key) is not None:
                 details[key] = str(payload[key])[:500]
-        try:
-            with psycopg2.connect(AUDIT_DSN, connect_timeout=5) as conn, conn.cursor() as cursor:
-                cursor.execute(
-                    "select audit.append_event(%s, %s, p_details => %s)",
-                    (
-                        "superset_" + re.sub(r"\W+", "_", action).strip("_").lower(),
-                        username,
-                        Json(details),
-                    ),
-                )
-            conn.close()
-        except Exception:  # never break a page view, but never stay silent
-            _audit_logger.exception(
-                "could not append %s by %s to the audit trail", action, username
-            )
+        append_event(event_name(action), username, details)
 
 
 EVENT_LOGGER = AuditedEventLogger()
