@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     from flows.database import connection_info, temporary_server
     from flows.secrets import SecretStore
     from flows.settings import load_settings
-    from flows.superset_server import SupersetServer, password_secret
+    from flows.superset_server import SupersetServer, current_demo_code, password_secret
     from flows.superset_sync import SupersetClient
 
     workdir = Path(tempfile.mkdtemp(prefix="rempart-freshness-"))
@@ -150,10 +150,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             progress(f"  {nothing_new:.1f} s")
 
-            analyst = SupersetClient(
+            analyst = SupersetClient.log_in(
                 SupersetServer(settings).url,
                 "analyst",
                 SecretStore(settings.secrets_dir).get(password_secret("analyst")),
+                otp=current_demo_code(settings, "analyst"),
             )
             datasets = {
                 row["table_name"]: row["id"]

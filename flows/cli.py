@@ -256,6 +256,13 @@ def superset_command(settings: Settings, action: str, username: str | None = Non
             prepare_database(settings)
             print(server.unlock(username))
             return 0
+        if action == "mfa-reset" and username:
+            prepare_database(settings)
+            print(server.reset_second_factor(username))
+            return 0
+        if action == "otp" and username:
+            print(superset_server.current_demo_code(settings, username))
+            return 0
         if action == "export":
             for path in superset_sync.export_assets(settings):
                 print(f"wrote {path.relative_to(settings.project_dir)}")
@@ -331,6 +338,18 @@ def build_parser() -> argparse.ArgumentParser:
         "unlock", help="lift the lockout of an account after too many failed logins (audited)"
     )
     unlock.add_argument("username", metavar="USER")
+    otp = superset_commands.add_parser(
+        "otp", help="print the current second-factor code of a demo account (from .rempart/)"
+    )
+    otp.add_argument("username", metavar="USER")
+    mfa = superset_commands.add_parser("mfa", help="administer accounts' second factor")
+    mfa_commands = mfa.add_subparsers(dest="mfa_command", required=True, metavar="ACTION")
+    mfa_reset = mfa_commands.add_parser(
+        "reset",
+        help="forget an account's second factor and end its sessions: it enrols anew at its "
+        "next login (audited)",
+    )
+    mfa_reset.add_argument("username", metavar="USER")
 
     audit = commands.add_parser("audit", help="the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -370,9 +389,10 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
     if arguments.command == "examples":
         return copy_examples(settings)
     if arguments.command == "superset":
-        return superset_command(
-            settings, arguments.superset_command, getattr(arguments, "username", None)
-        )
+        action = arguments.superset_command
+        if action == "mfa":
+            action = f"mfa-{arguments.mfa_command}"
+        return superset_command(settings, action, getattr(arguments, "username", None))
     if arguments.command == "audit":
         return audit_verify(settings)
     if arguments.command == "archive":

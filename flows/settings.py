@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,14 @@ class Settings(BaseSettings):
     )
     superset_lockout_minutes: float = Field(
         default=15, gt=0, description="How long a locked account stays locked."
+    )
+    mfa: Literal["required", "optional", "off"] = Field(
+        default="required",
+        description="Second factor at login: required for everyone, optional (only for those "
+        "who enrolled), or off.",
+    )
+    superset_session_idle_minutes: float = Field(
+        default=30, gt=0, description="A Superset session unused this long ends."
     )
     superset_sync: bool = Field(
         default=True,

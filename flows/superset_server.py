@@ -34,6 +34,35 @@ START_TIMEOUT_SECONDS = 240
 ADMIN_USERNAME = "admin"
 ANALYST_USERNAME = "analyst"
 ANALYST_ROLE = "Analyst"
+SYNC_USERNAME = "rempart_sync"  # as REMPART_SERVICE_ACCOUNTS in superset_config.py
+SYNC_ROLE = "Rempart Sync"
+# What the sync does through the REST API, and nothing else: import and export the assets,
+# read datasets, manage the department roles, their RLS filters and dashboard access.
+SYNC_PERMISSIONS: list[tuple[str, str]] = [
+    ("can_export", "ImportExportRestApi"),
+    ("can_import_", "ImportExportRestApi"),
+    ("can_read", "SecurityRestApi"),  # the CSRF token every write needs
+    ("can_read", "Database"),
+    ("can_write", "Database"),
+    ("can_read", "Dataset"),
+    ("can_write", "Dataset"),
+    # To see the warehouse's entry and its datasets; its queries would still be refused,
+    # since the account has no department (DB_CONNECTION_MUTATOR): it never reads a row.
+    ("all_database_access", "all_database_access"),
+    ("all_datasource_access", "all_datasource_access"),
+    ("can_read", "Chart"),
+    ("can_write", "Chart"),
+    ("can_read", "Dashboard"),
+    ("can_write", "Dashboard"),
+    ("can_export", "Dashboard"),
+    ("can_get", "Role"),
+    ("can_post", "Role"),
+    ("can_list_role_permissions", "Role"),
+    ("can_add_role_permissions", "Role"),
+    ("can_get", "PermissionViewMenu"),
+    ("can_read", "Row Level Security"),
+    ("can_write", "Row Level Security"),
+]
 VIEWER_ROLE_PREFIX = "Viewer "  # as in superset_config.py: `Viewer <department_slug>`
 
 
@@ -57,6 +86,11 @@ def password_secret(username: str) -> str:
     return "superset_admin_password" if username == ADMIN_USERNAME else f"superset_user_{username}"
 
 
+def totp_secret(username: str) -> str:
+    """Name of the secret holding a demo account's second factor."""
+    return f"superset_totp_{username}"
+
+
 def superset_accounts(settings: Settings) -> list[dict[str, object]]:
     """The demo accounts: admin, analyst, and one viewer per department of the seed."""
     accounts = [
@@ -78,9 +112,34 @@ def superset_accounts(settings: Settings) -> list[dict[str, object]]:
                 "email": f"{username}@rempart.invalid",
                 "roles": roles,
                 "password_file": str(store.path(password_secret(username))),
+                "totp_secret_file": str(store.path(totp_secret(username))),
             }
         )
+    store.get(password_secret(SYNC_USERNAME))
+    result.append(
+        {
+            "username": SYNC_USERNAME,
+            "first_name": "Rempart",
+            "last_name": "pipeline",
+            "email": f"{SYNC_USERNAME}@rempart.invalid",
+            "roles": [SYNC_ROLE],
+            "password_file": str(store.path(password_secret(SYNC_USERNAME))),
+        }
+    )
     return result
+
+
+def current_demo_code(settings: Settings, username: str) -> str:
+    """The code a demo account's authenticator would show now, from its secret in the store."""
+    import pyotp
+
+    path = SecretStore(settings.secrets_dir).path(totp_secret(username))
+    if not path.exists():
+        raise SupersetError(
+            f"{username} has no second-factor secret in the secrets store ({path}): it is "
+            "not a demo account, or its second factor was reset and it enrolled its own device"
+        )
+    return pyotp.TOTP(path.read_text(encoding="utf-8").strip()).now()
 
 
 class SupersetServer:
@@ -129,6 +188,8 @@ class SupersetServer:
             "REMPART_LOCKOUT_ATTEMPTS": str(self.settings.superset_lockout_attempts),
             "REMPART_LOCKOUT_WINDOW_MINUTES": str(self.settings.superset_lockout_window_minutes),
             "REMPART_LOCKOUT_MINUTES": str(self.settings.superset_lockout_minutes),
+            "REMPART_MFA": self.settings.mfa,
+            "REMPART_SESSION_IDLE_MINUTES": str(self.settings.superset_session_idle_minutes),
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
         }
@@ -221,33 +282,50 @@ class SupersetServer:
         self._run(
             [str(self.binary("python")), str(BOOTSTRAP_ACCESS)],
             "accounts and roles",
-            stdin=json.dumps({"users": superset_accounts(self.settings)}),
+            stdin=json.dumps(
+                {
+                    "users": superset_accounts(self.settings),
+                    "role_permissions": {SYNC_ROLE: SYNC_PERMISSIONS},
+                }
+            ),
         )
 
-    def unlock(self, username: str) -> str:
-        """Lift the lockout of one account (audited as the operator's act)."""
+    def _account_admin(self, action: str, username: str, *extra: str) -> str:
+        """Run superset/account_admin.py (audited as the operator's act)."""
         self.home.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
             [
                 str(self.binary("python")),
                 str(ACCOUNT_ADMIN),
-                "unlock",
+                action,
                 username,
                 "--operator",
                 self.settings.user,
+                *extra,
             ],
             env=self.environment(),
             cwd=self.home,
             capture_output=True,
             text=True,
             check=False,
-            timeout=120,
+            timeout=180,
         )
         if result.returncode != 0:
-            raise SupersetError(
-                f"could not unlock {username}: {(result.stderr or result.stdout).strip()[-500:]}"
-            )
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise SupersetError(f"{action} {username}: {detail[-1] if detail else 'failed'}")
         return result.stdout.strip()
+
+    def unlock(self, username: str) -> str:
+        """Lift the lockout of one account."""
+        return self._account_admin("unlock", username)
+
+    def reset_second_factor(self, username: str) -> str:
+        """Forget an account's second factor (and its demo secret, if it had one) and end its
+        sessions: it enrols a new device at its next login."""
+        store = SecretStore(self.settings.secrets_dir)
+        return self._account_admin(
+            "mfa-reset", username, "--demo-secret-file", str(store.path(totp_secret(username)))
+        )
 
     # -- start / stop -------------------------------------------------------------------
 

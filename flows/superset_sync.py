@@ -38,8 +38,8 @@ from flows.provision import department_slugs, superset_passfile
 from flows.secrets import SecretStore
 from flows.settings import Settings
 from flows.superset_server import (
-    ADMIN_USERNAME,
     ANALYST_ROLE,
+    SYNC_USERNAME,
     VIEWER_ROLE_PREFIX,
     SupersetError,
     SupersetServer,
@@ -413,19 +413,31 @@ def unzip_export(content: bytes) -> dict[str, dict[str, Any]]:
 class SupersetClient:
     """Superset's REST API as one user: JWT login, then a CSRF token for every write."""
 
-    def __init__(self, base_url: str, username: str, password: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=120)
-        response = self.http.post(
-            "/api/v1/security/login",
-            json={"username": username, "password": password, "provider": "db", "refresh": False},
+    def __init__(self, base_url: str, access_token: str) -> None:
+        self.access_token = access_token
+        self.http = httpx.Client(
+            base_url=base_url,
+            timeout=120,
+            headers={"Authorization": f"Bearer {access_token}", "Referer": base_url},
         )
+        self._csrf_ready = False
+
+    @classmethod
+    def log_in(
+        cls, base_url: str, username: str, password: str, otp: str | None = None
+    ) -> SupersetClient:
+        """Log in through the REST API; `otp` is the second factor's code, for an account
+        that has one."""
+        credentials = {"username": username, "password": password, "provider": "db"}
+        if otp is not None:
+            credentials["otp"] = otp
+        with httpx.Client(base_url=base_url, timeout=120) as http:
+            response = http.post("/api/v1/security/login", json=credentials)
         if response.status_code != 200:
             raise SupersetError(
                 f"Superset refused the login of {username} ({response.status_code})"
             )
-        self.http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-        self.http.headers["Referer"] = base_url
-        self._csrf_ready = False
+        return cls(base_url, response.json()["access_token"])
 
     def _ensure_csrf(self) -> None:
         """Writes need a CSRF token tied to the session; reading one needs a role that may."""
@@ -664,6 +676,19 @@ def _sync_dashboard_roles(
             report.dashboards_changed.append(dashboards[dashboard_uuid]["dashboard_title"])
 
 
+def sync_client(settings: Settings, server: SupersetServer) -> SupersetClient:
+    """The pipeline's own account, logged in from this machine (see the README)."""
+    password = SecretStore(settings.secrets_dir).get(password_secret(SYNC_USERNAME))
+    try:
+        return SupersetClient.log_in(server.url, SYNC_USERNAME, password)
+    except SupersetError as error:
+        raise SupersetError(
+            f"{error}: the pipeline's service account {SYNC_USERNAME} is missing, disabled or "
+            "has another password than the secrets store's. `rempart superset stop` then "
+            "`rempart superset start` re-creates it."
+        ) from error
+
+
 # Keys of an exported chart that name things of one Superset instance only.
 _CHART_PARAMS_OF_INSTANCE = ("datasource", "slice_id", "dashboards")
 
@@ -677,8 +702,7 @@ def export_assets(settings: Settings, assets_dir: Path = ASSETS_DIR) -> list[Pat
     server = SupersetServer(settings)
     if not server.status().running:
         raise SupersetError("Superset is not running: `rempart superset start` first")
-    password = SecretStore(settings.secrets_dir).get(password_secret(ADMIN_USERNAME))
-    client = SupersetClient(server.url, ADMIN_USERNAME, password)
+    client = sync_client(settings, server)
     try:
         committed = {config["uuid"]: path for path, config in load_assets(assets_dir).items()}
         dashboards = [
@@ -727,8 +751,7 @@ def sync(settings: Settings, progress: Callable[[str], None] = print) -> SyncRep
     bundle = desired_bundle(settings, manifest)
     marts = marts_for_superset(manifest)
     departments = department_slugs(settings.project_dir)
-    password = SecretStore(settings.secrets_dir).get(password_secret(ADMIN_USERNAME))
-    client = SupersetClient(server.url, ADMIN_USERNAME, password)
+    client = sync_client(settings, server)
     try:
         report = SyncReport(
             datasets=len(marts), dashboards=sum(p.startswith("dashboards/") for p in bundle)

@@ -16,9 +16,11 @@ from superset.utils.log import DBEventLogger
 # Rempart's own modules for Superset live beside this file (superset/rempart_superset/).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rempart_superset.account_lockout import AccountLockout, LockoutPolicy
+from rempart_superset.account_lockout import LockoutPolicy
 from rempart_superset.audit_trail import append_event, event_name
-from rempart_superset.login_guard import failed_login, guard
+from rempart_superset.login_attempts import failed_login
+from rempart_superset.mfa_views import mfa
+from rempart_superset.security import RempartSecurityManager
 
 
 def _required(name: str) -> str:
@@ -62,16 +64,15 @@ REMEMBER_COOKIE_HTTPONLY = True
 ENABLE_PROXY_FIX = BEHIND_HTTPS
 PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
 
-# Brute force on the login form and the login API; one gunicorn worker, so memory suffices.
-RATELIMIT_ENABLED = True
-RATELIMIT_STORAGE_URI = "memory://"
-AUTH_RATE_LIMITED = True
-AUTH_RATE_LIMIT = "5 per 40 second"
-# Superset 6.1 attaches that limit to a login view that no longer receives the form, and the
-# REST login never had it: put it on both login endpoints (form and API) explicitly. Only
-# failed attempts count, so people and the sync logging in rightly are never held back.
-LOGIN_ENDPOINTS = ("AuthDBView.login", "SecurityApi.login")
-
+# Who may log in, and how (rempart_superset/security.py): password, then a second factor
+# (REMPART_MFA: required, optional or off), lockout per account, sessions known to the
+# server. FAB's API keys would be a way in without either: off.
+CUSTOM_SECURITY_MANAGER = RempartSecurityManager
+FAB_API_KEY_ENABLED = False
+REMPART_MFA = _required("REMPART_MFA")
+REMPART_SESSION_IDLE_SECONDS = float(_required("REMPART_SESSION_IDLE_MINUTES")) * 60
+# The pipeline's account: REST API only, from this machine only, no second factor.
+REMPART_SERVICE_ACCOUNTS = ("rempart_sync",)
 
 # Per account, whatever the address (rempart_superset/account_lockout.py); the numbers are
 # Rempart's settings (REMPART_SUPERSET_LOCKOUT_*).
@@ -82,23 +83,35 @@ LOCKOUT_POLICY = LockoutPolicy(
 )
 
 
-def account_lockout() -> AccountLockout:
-    from sqlalchemy import create_engine
-
-    return AccountLockout(create_engine(SQLALCHEMY_DATABASE_URI), LOCKOUT_POLICY)
+# Brute force across accounts, per address; one gunicorn worker, so memory suffices.
+RATELIMIT_ENABLED = True
+RATELIMIT_STORAGE_URI = "memory://"
+AUTH_RATE_LIMITED = True
+AUTH_RATE_LIMIT = "5 per 40 second"
+# Superset 6.1 attaches that limit to a login view that no longer receives the form, and the
+# REST login never had it: put it on every endpoint that checks a password or a code. Only
+# failed attempts count, so people and the sync logging in rightly are never held back.
+LOGIN_ENDPOINTS = (
+    "RempartAuthDBView.login",
+    "RempartSecurityApi.login",
+    "rempart_mfa.verify",
+    "rempart_mfa.enrol",
+)
 
 
 def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
-    limiter = app.appbuilder.sm.limiter
-    lockout = account_lockout()
-    lockout.create_tables()
+    security = app.appbuilder.sm
+    if not isinstance(security, RempartSecurityManager):
+        raise RuntimeError("Rempart's security manager is not installed: refusing to start")
+    security.install_rempart_security(app)
+    app.register_blueprint(mfa)
     for endpoint in LOGIN_ENDPOINTS:
         view = app.view_functions.get(endpoint)
         if view is None:
             raise RuntimeError(f"login endpoint {endpoint} not found: cannot guard it")
-        app.view_functions[endpoint] = limiter.limit(
+        app.view_functions[endpoint] = security.limiter.limit(
             AUTH_RATE_LIMIT, methods=["POST"], deduct_when=failed_login
-        )(guard(view, lockout))
+        )(view)
 
 
 FEATURE_FLAGS = {
@@ -197,10 +210,11 @@ def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
 # Superset keeps its own log (the Action Log); every event that shows or exports data is also
 # appended to Rempart's tamper-evident audit trail, audit.events, through the security-definer
 # function audit.append_event, as the role `rempart_superset_audit` that may do nothing else.
-# A failed audit write is logged loudly, never silently dropped.
+# A failed audit write is logged loudly, never silently dropped. Logins are audited by
+# rempart_superset/login_attempts.py, with the factor and the reason of a failure.
 
 _AUDITED_ACTION = re.compile(
-    r"dashboard|chart|slice|explore|export|csv|sql|query|dataset|datasource|log_in|login",
+    r"dashboard|chart|slice|explore|export|csv|sql|query|dataset|datasource",
     re.IGNORECASE,
 )
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import pyotp
 import pytest
 
 from flows.database import connection_info, temporary_server
 from flows.provision import department_slugs, superset_passfile
 from flows.secrets import SecretStore
 from flows.settings import PROJECT_DIR, Settings, load_settings
-from flows.superset_server import SupersetServer, password_secret
+from flows.superset_server import SupersetServer, password_secret, totp_secret
 from flows.superset_sync import SupersetClient
 from tests.conftest import isolated_environment, run_rempart
 
@@ -41,11 +43,34 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use up 127.0.0.1's login rate limit go last, so no other test's login
+    meets it (the limit is per address, and the browser can only come from 127.0.0.1)."""
+    items.sort(key=lambda item: item.get_closest_marker("spends_login_limit") is not None)
+
+
+STEP_SECONDS = 30
+TOKEN_REUSE_SECONDS = 600  # Superset's access tokens last 15 minutes
+
+
+def unused_code(secret: str, used_steps: dict[str, int], account: str) -> str:
+    """A valid code the server has not seen for this account: it takes each time step once,
+    and one step ahead of now at most, so a third login within a step waits for the next."""
+    now = int(time.time() // STEP_SECONDS)
+    step = max(now, used_steps.get(account, now - 1) + 1)
+    if step > now + 1:
+        time.sleep((step - 1) * STEP_SECONDS - time.time() + 0.1)
+    used_steps[account] = step
+    return pyotp.TOTP(secret).at(step * STEP_SECONDS)
+
+
 @dataclass
 class Deployment:
     settings: Settings
     env: dict[str, str]
     url: str
+    _used_steps: dict[str, int] = field(default_factory=dict)
+    _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     @property
     def departments(self) -> list[str]:
@@ -54,8 +79,23 @@ class Deployment:
     def password(self, username: str) -> str:
         return SecretStore(self.settings.secrets_dir).get(password_secret(username))
 
+    def code(self, username: str, secret: str | None = None) -> str:
+        """An unused second-factor code of a demo account (or of the given secret)."""
+        if secret is None:
+            secret = SecretStore(self.settings.secrets_dir).get(totp_secret(username))
+        return unused_code(secret, self._used_steps, username)
+
     def client(self, username: str) -> SupersetClient:
-        return SupersetClient(self.url, username, self.password(username))
+        """A REST client as this demo account; its token is reused for a while, so the tests
+        do not log in (and spend a code) at every call."""
+        token, issued = self._tokens.get(username, ("", 0.0))
+        if token and time.time() - issued < TOKEN_REUSE_SECONDS:
+            return SupersetClient(self.url, token)
+        client = SupersetClient.log_in(
+            self.url, username, self.password(username), otp=self.code(username)
+        )
+        self._tokens[username] = (client.access_token, time.time())
+        return client
 
     def query(self, statement: str, *params: object) -> list[tuple]:
         with connection_info(self.settings).connect() as conn:

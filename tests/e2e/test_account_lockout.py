@@ -15,13 +15,15 @@ pytestmark = pytest.mark.e2e
 ADDRESSES = ("127.0.0.2", "127.0.0.3")
 
 
-def _login(deployment: Deployment, address: str, username: str, password: str) -> httpx.Response:
+def _login(
+    deployment: Deployment, address: str, username: str, password: str, otp: str | None = None
+) -> httpx.Response:
     transport = httpx.HTTPTransport(local_address=address)
+    body = {"username": username, "password": password, "provider": "db"}
+    if otp is not None:
+        body["otp"] = otp
     with httpx.Client(base_url=deployment.url, transport=transport, timeout=60) as http:
-        return http.post(
-            "/api/v1/security/login",
-            json={"username": username, "password": password, "provider": "db"},
-        )
+        return http.post("/api/v1/security/login", json=body)
 
 
 def _events(deployment: Deployment, account: str, since: int) -> list[tuple[str, str | None]]:
@@ -51,7 +53,7 @@ def test_failures_from_two_addresses_lock_the_account_until_unlocked(
         ]
         assert [r.status_code for r in wrong] == [401] * 5
 
-        refused = _login(deployment, ADDRESSES[0], username, password)
+        refused = _login(deployment, ADDRESSES[0], username, password, deployment.code(username))
         assert refused.status_code == 401
         assert refused.json() == wrong[0].json()  # nothing tells a locked account apart
         assert "access_token" not in refused.text
@@ -59,7 +61,7 @@ def test_failures_from_two_addresses_lock_the_account_until_unlocked(
         output = deployment.rempart("superset", "unlock", username)
     assert "unlocked" in output and "not locked" not in output
 
-    accepted = _login(deployment, ADDRESSES[1], username, password)
+    accepted = _login(deployment, ADDRESSES[1], username, password, deployment.code(username))
     assert accepted.status_code == 200 and accepted.json()["access_token"]
 
     events = _events(deployment, username, since)

@@ -41,7 +41,10 @@ def _log_in(browser: object, deployment: Deployment, username: str) -> object:
     page.locator("input#username").fill(username)
     page.locator("input[type=password]").fill(deployment.password(username))
     page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+    page.wait_for_url("**/rempart/mfa/", timeout=60_000)
+    page.locator("input#code").fill(deployment.code(username))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(lambda url: "/login" not in url and "/rempart/" not in url, timeout=60_000)
     return page
 
 
@@ -530,6 +533,7 @@ def test_a_failed_build_changes_nothing_readers_see_until_a_passing_one(
     ) | {row["department"] for row in before[("analyst", "fct_kpi_values")]}
 
 
+@pytest.mark.spends_login_limit
 def test_headers_cookies_and_login_rate_limit(deployment: Deployment, browser: object) -> None:
     with httpx.Client(base_url=deployment.url, timeout=60) as http:
         page = http.get("/login/")

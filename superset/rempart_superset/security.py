@@ -1,0 +1,276 @@
+"""Rempart's security manager: no session and no token on a password alone.
+
+Superset's documented way in (CUSTOM_SECURITY_MANAGER) replaces both places that log people
+in: the login form's view (`authdbview`) and the REST API (`security_api`, login and refresh).
+Both go through the same steps: lockout (login_attempts.py), password, then the second
+factor when the policy asks for it (second_factor.py), and only then a session registered on
+the server (session_gate.py) or a token that says which factor it was issued on. Loading a
+user back, from a cookie or from a token, checks those again, so a path that logged someone
+in any other way gets nowhere.
+
+The pipeline's service account (`rempart_sync`) has no second factor: it may log in through
+the REST API only, only from this machine, with its generated password (see the README).
+"""
+
+import time
+from functools import cached_property
+from typing import Any
+
+from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.api import safe
+from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.decorators import no_cache
+from flask_appbuilder.security.forms import LoginForm_db
+from flask_appbuilder.security.views import AuthDBView
+from flask_appbuilder.utils.base import get_safe_redirect
+from flask_jwt_extended import (
+    create_access_token,
+    create_refresh_token,
+    get_jwt,
+    get_jwt_identity,
+    jwt_required,
+)
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from superset.security import SupersetSecurityManager
+from werkzeug.wrappers import Response
+
+from rempart_superset.account_lockout import AccountLockout
+from rempart_superset.audit_trail import append_event
+from rempart_superset.login_attempts import LoginAttempts, refused
+from rempart_superset.second_factor import SecondFactor
+from rempart_superset.session_gate import end_sessions_on_logout, live_session, start_session
+from rempart_superset.session_registry import SessionRegistry
+
+MFA_POLICIES = ("required", "optional", "off")
+SERVICE_FACTOR = "service"
+FACTOR_CLAIM = "rempart_factor"
+TOKEN_FACTORS = ("password", "totp", "recovery_code", SERVICE_FACTOR)
+PENDING_KEY = "rempart_pending_login"
+PENDING_SECONDS = 600  # password given, code not yet: as long as an enrolment may take
+LOCAL_ADDRESSES = ("127.0.0.1", "::1")
+# Any of these means a proxy relayed the request: it did not come from this machine.
+FORWARDING_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Forwarded")
+
+
+class RempartAuthDBView(AuthDBView):
+    @expose("/login/", methods=["GET", "POST"])
+    @no_cache
+    def login(self) -> Response:
+        if request.method != "POST":
+            return super().login()
+        security = self.appbuilder.sm
+        next_url = get_safe_redirect(request.args.get("next", ""))
+        form = LoginForm_db()
+        if not form.validate_on_submit():
+            return refused(api=False, next_url=next_url)
+        username, password = form.username.data, form.password.data
+        attempts = security.login_attempts
+        if attempts.is_locked(username, password):
+            return refused(api=False, next_url=next_url)
+        user = security.auth_user_db(username, password)
+        if not user:
+            attempts.failed(username, "password")
+            return refused(api=False, next_url=next_url)
+        if security.is_service_account(user):
+            attempts.failed(username, "service_account_in_browser")
+            return refused(api=False, next_url=next_url)
+        return security.continue_login(user, next_url)
+
+
+class RempartSecurityApi(SecurityApi):
+    @expose("/login", methods=["POST"])
+    @safe
+    def login(self) -> Response:
+        """Log in with `username`, `password`, `provider` (db) and, for an account with a
+        second factor, `otp`: the current code or a recovery code."""
+        body = request.get_json(silent=True) if request.is_json else None
+        if not isinstance(body, dict):
+            return self.response_400(message="Request payload is not a JSON object")
+        fields = {key: body.get(key) for key in ("username", "password", "provider", "otp")}
+        if not all(isinstance(fields[key], str) and fields[key] for key in fields if key != "otp"):
+            return self.response_400(message="username, password and provider are required")
+        if fields["otp"] is not None and not isinstance(fields["otp"], str):
+            return self.response_400(message="otp must be a string")
+        if fields["provider"] != "db":
+            return self.response_400(message="the only provider is db")
+        security = self.appbuilder.sm
+        attempts = security.login_attempts
+        username = fields["username"]
+        if attempts.is_locked(username, fields["password"]):
+            return refused(api=True)
+        user = security.auth_user_db(username, fields["password"])
+        if not user:
+            attempts.failed(username, "password")
+            return refused(api=True)
+        if security.is_service_account(user):
+            if not security.request_is_local():
+                attempts.failed(username, "service_account_not_local")
+                return refused(api=True)
+            factor = SERVICE_FACTOR
+        elif security.mfa_required_for(user):
+            if not security.second_factor.is_enrolled(user.id):
+                attempts.failed(username, "not_enrolled")
+                return refused(api=True)
+            factor = security.check_code(user, fields["otp"] or "")
+            if factor is None:
+                return refused(api=True)
+        else:
+            factor = "password"
+        attempts.succeeded(username, factor)
+        claims = {FACTOR_CLAIM: factor}
+        access = create_access_token(str(user.id), fresh=True, additional_claims=claims)
+        answer = {"access_token": access}
+        if body.get("refresh") is True:
+            answer["refresh_token"] = create_refresh_token(str(user.id), additional_claims=claims)
+        return self.response(200, **answer)
+
+    @expose("/refresh", methods=["POST"])
+    @jwt_required(refresh=True)
+    @safe
+    def refresh(self) -> Response:
+        """A new access token for the factor the refresh token was issued on, if it still
+        satisfies the policy (load_user_jwt has checked it)."""
+        factor = get_jwt().get(FACTOR_CLAIM)
+        token = create_access_token(
+            get_jwt_identity(), fresh=False, additional_claims={FACTOR_CLAIM: factor}
+        )
+        return self.response(200, access_token=token)
+
+
+class RempartSecurityManager(SupersetSecurityManager):
+    authdbview = RempartAuthDBView
+    security_api = RempartSecurityApi
+
+    # -- collaborators, built on first use from Superset's configuration ------------------
+
+    @cached_property
+    def _engine(self) -> Engine:
+        return create_engine(current_app.config["SQLALCHEMY_DATABASE_URI"])
+
+    @cached_property
+    def second_factor(self) -> SecondFactor:
+        return SecondFactor(self._engine, current_app.config["SECRET_KEY"])
+
+    @cached_property
+    def login_attempts(self) -> LoginAttempts:
+        return LoginAttempts(AccountLockout(self._engine, current_app.config["LOCKOUT_POLICY"]))
+
+    @cached_property
+    def session_registry(self) -> SessionRegistry:
+        config = current_app.config
+        return SessionRegistry(
+            self._engine,
+            idle_seconds=config["REMPART_SESSION_IDLE_SECONDS"],
+            lifetime_seconds=config["PERMANENT_SESSION_LIFETIME"].total_seconds(),
+        )
+
+    def install_rempart_security(self, app: Flask) -> None:
+        """Tables, and logout ending the server-side session (called at start)."""
+        self.second_factor.create_tables()
+        self.login_attempts.lockout.create_tables()
+        self.session_registry.create_tables()
+        end_sessions_on_logout(app, self.session_registry)
+
+    # -- policy ---------------------------------------------------------------------------
+
+    @property
+    def mfa_policy(self) -> str:
+        policy = current_app.config["REMPART_MFA"]
+        if policy not in MFA_POLICIES:
+            raise RuntimeError(f"REMPART_MFA must be one of {MFA_POLICIES}, not {policy!r}")
+        return policy
+
+    def is_service_account(self, user: Any) -> bool:
+        return user.username in current_app.config["REMPART_SERVICE_ACCOUNTS"]
+
+    def mfa_required_for(self, user: Any) -> bool:
+        """Whether this person must give a code: always under `required`, once enrolled under
+        `optional`. Service accounts are handled apart (never in a browser)."""
+        if self.mfa_policy == "off":
+            return False
+        if self.mfa_policy == "required":
+            return True
+        return self.second_factor.is_enrolled(user.id)
+
+    @staticmethod
+    def request_is_local() -> bool:
+        if request.remote_addr not in LOCAL_ADDRESSES:
+            return False
+        return not any(header in request.headers for header in FORWARDING_HEADERS)
+
+    # -- the steps of a login -------------------------------------------------------------
+
+    def check_code(self, user: Any, code: str) -> str | None:
+        """The factor a code proves ('totp' or 'recovery_code'), spent; a wrong, replayed or
+        used code counts as a failed login."""
+        factor = self.second_factor.verify(user.id, code)
+        if factor is None:
+            self.login_attempts.failed(user.username, "code")
+            return None
+        if factor == "recovery_code":
+            append_event(
+                "superset_recovery_code_used",
+                user.username,
+                {
+                    "address": request.remote_addr,
+                    "path": request.path,
+                    "recovery_codes_left": self.second_factor.recovery_codes_left(user.id),
+                },
+            )
+        return factor
+
+    def continue_login(self, user: Any, next_url: str) -> Response:
+        """After the right password in the browser: the code page, or the session."""
+        if not self.mfa_required_for(user):
+            return self.finish_login(user, "password", next_url)
+        session.clear()
+        session[PENDING_KEY] = {
+            "user_id": user.id,
+            "username": user.username,
+            "at": time.time(),
+            "next": next_url,
+        }
+        enrolled = self.second_factor.is_enrolled(user.id)
+        return redirect(url_for("rempart_mfa.verify" if enrolled else "rempart_mfa.enrol"))
+
+    def pending_login(self) -> dict | None:
+        """The login waiting for its code in this browser session, if still fresh."""
+        pending = session.get(PENDING_KEY)
+        if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+            session.pop(PENDING_KEY, None)
+            return None
+        return pending
+
+    def open_session(self, user: Any, factor: str) -> None:
+        start_session(self.session_registry, user, factor)
+        self.login_attempts.succeeded(user.username, factor)
+
+    def finish_login(self, user: Any, factor: str, next_url: str) -> Response:
+        self.open_session(user, factor)
+        return redirect(next_url or self.appbuilder.get_url_for_index)
+
+    # -- loading a user back --------------------------------------------------------------
+
+    def load_user(self, pk: int | str) -> Any | None:
+        """From the session cookie: only a live session the server opened."""
+        user = super().load_user(pk)
+        if user is None or not live_session(self.session_registry, user.id):
+            return None
+        return user
+
+    def load_user_jwt(self, _jwt_header: dict, jwt_data: dict) -> Any | None:
+        """From a token: only one issued by Rempart's login, on a factor still enough."""
+        factor = jwt_data.get(FACTOR_CLAIM)
+        if factor not in TOKEN_FACTORS:
+            return None
+        user = self.get_user_by_id(int(jwt_data["sub"]))
+        if user is None or not user.is_active:
+            return None
+        if (factor == SERVICE_FACTOR) != self.is_service_account(user):
+            return None
+        if factor == "password" and self.mfa_required_for(user):
+            return None
+        g.user = user
+        return user
