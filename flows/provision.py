@@ -92,6 +92,23 @@ def department_slugs(project_dir: Path) -> list[str]:
     return slugs
 
 
+def directory_groups(project_dir: Path) -> dict[str, str]:
+    """{directory group: department} from the seed (departments without a group are left
+    out: nobody from the directory becomes their viewer)."""
+    path = project_dir / DEPARTMENTS_SEED
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    groups: dict[str, str] = {}
+    for line, row in enumerate(rows, start=2):
+        group = (row.get("directory_group") or "").strip()
+        if not group:
+            continue
+        if group in groups:
+            raise ValueError(f"{path}, line {line}: directory_group {group!r} is used twice")
+        groups[group] = row["department_slug"].strip()
+    return groups
+
+
 def reader_roles(settings: Settings) -> list[str]:
     """Every login role Superset may connect to the warehouse as."""
     return [ANALYST_ROLE] + [

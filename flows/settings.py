@@ -65,10 +65,35 @@ class Settings(BaseSettings):
     superset_lockout_minutes: float = Field(
         default=15, gt=0, description="How long a locked account stays locked."
     )
+    auth: Literal["db", "ldap"] = Field(
+        default="db",
+        description="Who checks passwords: Superset's own accounts (db) or the organisation's "
+        "LDAP directory (ldap).",
+    )
     mfa: Literal["required", "optional", "off"] = Field(
         default="required",
         description="Second factor at login: required for everyone, optional (only for those "
         "who enrolled), or off.",
+    )
+    ldap_url: str = Field(default="", description="ldaps://host or ldap://host (with StartTLS).")
+    ldap_start_tls: bool = Field(default=False, description="Upgrade ldap:// with StartTLS.")
+    ldap_ca_file: str = Field(default="", description="CA certificates to trust (PEM file).")
+    ldap_bind_dn: str = Field(default="", description="The account that searches the directory.")
+    ldap_user_base: str = Field(default="", description="Where people are searched.")
+    ldap_uid_attribute: str = Field(
+        default="uid", description="Login name attribute (Active Directory: sAMAccountName)."
+    )
+    ldap_user_filter: str = Field(default="(objectClass=person)", description="Who may log in.")
+    ldap_group_base: str = Field(default="", description="Where groups are searched.")
+    ldap_group_filter: str = Field(
+        default="(objectClass=groupOfNames)",
+        description="What a group is (Active Directory: (objectClass=group)).",
+    )
+    directory_admin_group: str = Field(
+        default="rempart-admins", description="Directory group of Superset administrators."
+    )
+    directory_analyst_group: str = Field(
+        default="rempart-analysts", description="Directory group of analysts (every department)."
     )
     superset_session_idle_minutes: float = Field(
         default=30, gt=0, description="A Superset session unused this long ends."

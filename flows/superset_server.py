@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flows.database import connection_info
-from flows.provision import SUPERSET_AUDIT_ROLE, department_slugs, superset_passfile
+from flows.provision import (
+    SUPERSET_AUDIT_ROLE,
+    department_slugs,
+    directory_groups,
+    superset_passfile,
+)
 from flows.secrets import SecretStore
 from flows.settings import PROJECT_DIR, Settings
 
@@ -189,10 +194,42 @@ class SupersetServer:
             "REMPART_LOCKOUT_WINDOW_MINUTES": str(self.settings.superset_lockout_window_minutes),
             "REMPART_LOCKOUT_MINUTES": str(self.settings.superset_lockout_minutes),
             "REMPART_MFA": self.settings.mfa,
+            **self._directory_environment(store),
             "REMPART_SESSION_IDLE_MINUTES": str(self.settings.superset_session_idle_minutes),
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
         }
+
+    def _directory_environment(self, store: SecretStore) -> dict[str, str]:
+        """Where the directory is and how its groups map to roles; its bind password is a
+        file of the secrets store (`ldap_bind_password`), which Rempart never generates."""
+        settings = self.settings
+        roles = {
+            group: [VIEWER_ROLE_PREFIX + department]
+            for group, department in directory_groups(settings.project_dir).items()
+        }
+        roles.setdefault(settings.directory_admin_group, []).append("Admin")
+        roles.setdefault(settings.directory_analyst_group, []).append(ANALYST_ROLE)
+        environment = {"REMPART_AUTH": settings.auth, "REMPART_DIRECTORY_ROLES": json.dumps(roles)}
+        if settings.auth == "ldap":
+            environment.update(
+                {
+                    f"REMPART_LDAP_{name.upper()}": str(getattr(settings, f"ldap_{name}"))
+                    for name in (
+                        "url",
+                        "start_tls",
+                        "ca_file",
+                        "bind_dn",
+                        "user_base",
+                        "uid_attribute",
+                        "user_filter",
+                        "group_base",
+                        "group_filter",
+                    )
+                }
+            )
+            environment["REMPART_LDAP_BIND_PASSWORD_FILE"] = str(store.path("ldap_bind_password"))
+        return environment
 
     # -- status -------------------------------------------------------------------------
 

@@ -410,6 +410,12 @@ def unzip_export(content: bytes) -> dict[str, dict[str, Any]]:
 # -- the REST client --------------------------------------------------------------------------
 
 
+class SupersetLoginError(SupersetError):
+    def __init__(self, username: str, status_code: int) -> None:
+        super().__init__(f"Superset refused the login of {username} ({status_code})")
+        self.status_code = status_code
+
+
 class SupersetClient:
     """Superset's REST API as one user: JWT login, then a CSRF token for every write."""
 
@@ -434,9 +440,7 @@ class SupersetClient:
         with httpx.Client(base_url=base_url, timeout=120) as http:
             response = http.post("/api/v1/security/login", json=credentials)
         if response.status_code != 200:
-            raise SupersetError(
-                f"Superset refused the login of {username} ({response.status_code})"
-            )
+            raise SupersetLoginError(username, response.status_code)
         return cls(base_url, response.json()["access_token"])
 
     def _ensure_csrf(self) -> None:
@@ -681,7 +685,12 @@ def sync_client(settings: Settings, server: SupersetServer) -> SupersetClient:
     password = SecretStore(settings.secrets_dir).get(password_secret(SYNC_USERNAME))
     try:
         return SupersetClient.log_in(server.url, SYNC_USERNAME, password)
-    except SupersetError as error:
+    except SupersetLoginError as error:
+        if error.status_code == 429:
+            raise SupersetError(
+                f"{error}: too many failed logins from this machine in the last minute; "
+                "the sync can try again in a minute"
+            ) from error
         raise SupersetError(
             f"{error}: the pipeline's service account {SYNC_USERNAME} is missing, disabled or "
             "has another password than the secrets store's. `rempart superset stop` then "

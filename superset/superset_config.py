@@ -5,6 +5,7 @@ nothing from the project: every value it needs comes from the environment that
 `flows/superset_server.py` prepares, and secrets come from files, never from variables.
 """
 
+import json
 import os
 import re
 import sys
@@ -74,6 +75,37 @@ REMPART_SESSION_IDLE_SECONDS = float(_required("REMPART_SESSION_IDLE_MINUTES")) 
 # The pipeline's account: REST API only, from this machine only, no second factor.
 REMPART_SERVICE_ACCOUNTS = ("rempart_sync",)
 
+# Who checks passwords: Superset's own accounts (db), or the organisation's LDAP directory
+# (rempart_superset/directory.py), whose groups decide the roles at every login. The
+# pipeline's service account stays a local account either way.
+REMPART_AUTH = _required("REMPART_AUTH")
+# {directory group: [Superset roles]}, from seeds/departments.csv and Rempart's settings.
+REMPART_DIRECTORY_ROLES = json.loads(_required("REMPART_DIRECTORY_ROLES"))
+if REMPART_AUTH == "ldap":
+    from flask_appbuilder.const import AUTH_LDAP
+    from rempart_superset.directory import DirectorySettings
+
+    AUTH_TYPE = AUTH_LDAP
+    REMPART_DIRECTORY = DirectorySettings(
+        url=_required("REMPART_LDAP_URL"),
+        bind_dn=_required("REMPART_LDAP_BIND_DN"),
+        bind_password_file=_required("REMPART_LDAP_BIND_PASSWORD_FILE"),
+        user_base=_required("REMPART_LDAP_USER_BASE"),
+        group_base=_required("REMPART_LDAP_GROUP_BASE"),
+        uid_attribute=_required("REMPART_LDAP_UID_ATTRIBUTE"),
+        user_filter=_required("REMPART_LDAP_USER_FILTER"),
+        group_filter=_required("REMPART_LDAP_GROUP_FILTER"),
+        start_tls=os.environ.get("REMPART_LDAP_START_TLS", "").lower() == "true",
+        ca_file=os.environ.get("REMPART_LDAP_CA_FILE", ""),
+    )
+    REMPART_DIRECTORY.check()
+    if not Path(REMPART_DIRECTORY.bind_password_file).is_file():
+        raise RuntimeError(
+            f"the LDAP bind password is missing: put it in {REMPART_DIRECTORY.bind_password_file}"
+        )
+elif REMPART_AUTH != "db":
+    raise RuntimeError(f"REMPART_AUTH must be db or ldap, not {REMPART_AUTH!r}")
+
 # Per account, whatever the address (rempart_superset/account_lockout.py); the numbers are
 # Rempart's settings (REMPART_SUPERSET_LOCKOUT_*).
 LOCKOUT_POLICY = LockoutPolicy(
@@ -92,7 +124,7 @@ AUTH_RATE_LIMIT = "5 per 40 second"
 # REST login never had it: put it on every endpoint that checks a password or a code. Only
 # failed attempts count, so people and the sync logging in rightly are never held back.
 LOGIN_ENDPOINTS = (
-    "RempartAuthDBView.login",
+    "RempartAuthLDAPView.login" if REMPART_AUTH == "ldap" else "RempartAuthDBView.login",
     "RempartSecurityApi.login",
     "rempart_mfa.verify",
     "rempart_mfa.enrol",

@@ -12,6 +12,8 @@ The pipeline's service account (`rempart_sync`) has no second factor: it may log
 the REST API only, only from this machine, with its generated password (see the README).
 """
 
+import logging
+import secrets
 import time
 from functools import cached_property
 from typing import Any
@@ -19,10 +21,11 @@ from typing import Any
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.api import safe
+from flask_appbuilder.const import AUTH_LDAP
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.forms import LoginForm_db
-from flask_appbuilder.security.views import AuthDBView
+from flask_appbuilder.security.views import AuthDBView, AuthLDAPView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_jwt_extended import (
     create_access_token,
@@ -38,10 +41,13 @@ from werkzeug.wrappers import Response
 
 from rempart_superset.account_lockout import AccountLockout
 from rempart_superset.audit_trail import append_event
+from rempart_superset.directory import Directory
 from rempart_superset.login_attempts import LoginAttempts, refused
 from rempart_superset.second_factor import SecondFactor
 from rempart_superset.session_gate import end_sessions_on_logout, live_session, start_session
 from rempart_superset.session_registry import SessionRegistry
+
+_logger = logging.getLogger("rempart.security")
 
 MFA_POLICIES = ("required", "optional", "off")
 SERVICE_FACTOR = "service"
@@ -54,29 +60,39 @@ LOCAL_ADDRESSES = ("127.0.0.1", "::1")
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Forwarded")
 
 
+def _form_login(view: AuthDBView | AuthLDAPView) -> Response:
+    """The login form's POST, whoever checks the password."""
+    security = view.appbuilder.sm
+    next_url = get_safe_redirect(request.args.get("next", ""))
+    form = LoginForm_db()
+    if not form.validate_on_submit():
+        return refused(api=False, next_url=next_url)
+    username, password = form.username.data, form.password.data
+    attempts = security.login_attempts
+    if attempts.is_locked(username, password):
+        return refused(api=False, next_url=next_url)
+    if username in current_app.config["REMPART_SERVICE_ACCOUNTS"]:
+        attempts.failed(username, "service_account_in_browser")
+        return refused(api=False, next_url=next_url)
+    user = security.authenticate(username, password)
+    if not user:
+        attempts.failed(username, "password")
+        return refused(api=False, next_url=next_url)
+    return security.continue_login(user, next_url)
+
+
 class RempartAuthDBView(AuthDBView):
     @expose("/login/", methods=["GET", "POST"])
     @no_cache
     def login(self) -> Response:
-        if request.method != "POST":
-            return super().login()
-        security = self.appbuilder.sm
-        next_url = get_safe_redirect(request.args.get("next", ""))
-        form = LoginForm_db()
-        if not form.validate_on_submit():
-            return refused(api=False, next_url=next_url)
-        username, password = form.username.data, form.password.data
-        attempts = security.login_attempts
-        if attempts.is_locked(username, password):
-            return refused(api=False, next_url=next_url)
-        user = security.auth_user_db(username, password)
-        if not user:
-            attempts.failed(username, "password")
-            return refused(api=False, next_url=next_url)
-        if security.is_service_account(user):
-            attempts.failed(username, "service_account_in_browser")
-            return refused(api=False, next_url=next_url)
-        return security.continue_login(user, next_url)
+        return _form_login(self) if request.method == "POST" else super().login()
+
+
+class RempartAuthLDAPView(AuthLDAPView):
+    @expose("/login/", methods=["GET", "POST"])
+    @no_cache
+    def login(self) -> Response:
+        return _form_login(self) if request.method == "POST" else super().login()
 
 
 class RempartSecurityApi(SecurityApi):
@@ -93,14 +109,14 @@ class RempartSecurityApi(SecurityApi):
             return self.response_400(message="username, password and provider are required")
         if fields["otp"] is not None and not isinstance(fields["otp"], str):
             return self.response_400(message="otp must be a string")
-        if fields["provider"] != "db":
-            return self.response_400(message="the only provider is db")
+        if fields["provider"] not in ("db", "ldap"):
+            return self.response_400(message="provider must be db or ldap")
         security = self.appbuilder.sm
         attempts = security.login_attempts
         username = fields["username"]
         if attempts.is_locked(username, fields["password"]):
             return refused(api=True)
-        user = security.auth_user_db(username, fields["password"])
+        user = security.authenticate(username, fields["password"])
         if not user:
             attempts.failed(username, "password")
             return refused(api=True)
@@ -141,6 +157,7 @@ class RempartSecurityApi(SecurityApi):
 
 class RempartSecurityManager(SupersetSecurityManager):
     authdbview = RempartAuthDBView
+    authldapview = RempartAuthLDAPView
     security_api = RempartSecurityApi
 
     # -- collaborators, built on first use from Superset's configuration ------------------
@@ -201,6 +218,61 @@ class RempartSecurityManager(SupersetSecurityManager):
         return not any(header in request.headers for header in FORWARDING_HEADERS)
 
     # -- the steps of a login -------------------------------------------------------------
+
+    def authenticate(self, username: str, password: str) -> Any | None:
+        """The account these credentials open: the directory's when Rempart uses one, a local
+        account's otherwise (and always for the service accounts)."""
+        if (
+            self.auth_type == AUTH_LDAP
+            and username not in current_app.config["REMPART_SERVICE_ACCOUNTS"]
+        ):
+            return self.auth_user_ldap(username, password)
+        return self.auth_user_db(username, password)
+
+    def auth_user_ldap(self, username: str, password: str) -> Any | None:
+        """Check the password with the directory, then make the local account match it: its
+        names, and its roles from its groups (REMPART_DIRECTORY_ROLES), at every login. A
+        directory account in none of the mapped groups loses every role and is refused."""
+        if not username or not password:
+            return None
+        local = self.find_user(username=username)
+        if local is not None and not local.is_active:
+            return None
+        try:
+            person = Directory(current_app.config["REMPART_DIRECTORY"]).authenticate(
+                username, password
+            )
+        except (ConnectionError, OSError) as error:
+            _logger.error("LDAP login of %r failed: %s", username, error)
+            return None
+        if person is None:
+            if local is not None:
+                self.update_user_auth_stat(local, False)
+            return None
+        mapping = current_app.config["REMPART_DIRECTORY_ROLES"]
+        role_names = sorted({role for group in person.groups for role in mapping.get(group, [])})
+        roles = [role for role in map(self.find_role, role_names) if role is not None]
+        user = self.find_user(username=person.username)
+        if user is None and roles:
+            user = self.add_user(
+                username=person.username,
+                first_name=person.first_name,
+                last_name=person.last_name,
+                email=person.email,
+                role=roles,
+                password=secrets.token_urlsafe(32),  # never used: the directory decides
+            )
+            if not user:
+                return None
+        elif user is not None:
+            user.roles = roles
+            user.first_name, user.last_name = person.first_name, person.last_name
+            self.update_user(user)
+        if user is None or not roles:
+            _logger.warning("%s is in no directory group of Rempart: refused", person.username)
+            return None
+        self.update_user_auth_stat(user)
+        return user
 
     def check_code(self, user: Any, code: str) -> str | None:
         """The factor a code proves ('totp' or 'recovery_code'), spent; a wrong, replayed or
