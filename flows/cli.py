@@ -232,6 +232,9 @@ def superset_command(settings: Settings, action: str, username: str | None = Non
             print(f"Superset: {server.start()}")
             secrets = SecretStore(settings.secrets_dir)
             print(f"Dashboards: {server.url}/dashboard/list/")
+            if settings.auth != "db":
+                print("  log in with your directory account")
+                return 0
             print(
                 f"  log in as {superset_server.ADMIN_USERNAME}, password in "
                 f"{secrets.path('superset_admin_password')}"
@@ -240,6 +243,7 @@ def superset_command(settings: Settings, action: str, username: str | None = Non
                 "  or as analyst / viewer_<department>, password in "
                 f"{secrets.directory / 'superset_user_<username>'}"
             )
+            print("  second-factor code of a demo account: rempart superset otp USER")
             return 0
         if action == "stop":
             print(f"Superset: {server.stop()}")

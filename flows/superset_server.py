@@ -97,7 +97,9 @@ def totp_secret(username: str) -> str:
 
 
 def superset_accounts(settings: Settings) -> list[dict[str, object]]:
-    """The demo accounts: admin, analyst, and one viewer per department of the seed."""
+    """The pipeline's service account and, with Superset's own accounts (REMPART_AUTH=db), the
+    demo accounts: admin, analyst, and one viewer per department of the seed. With a
+    directory, people's accounts come from it at their first login."""
     accounts = [
         (ADMIN_USERNAME, "Rempart", "Administrator", ["Admin"]),
         (ANALYST_USERNAME, "Rempart", "Analyst", [ANALYST_ROLE]),
@@ -105,6 +107,8 @@ def superset_accounts(settings: Settings) -> list[dict[str, object]]:
         (viewer_username(slug), "Viewer", slug, [VIEWER_ROLE_PREFIX + slug])
         for slug in department_slugs(settings.project_dir)
     ]
+    if settings.auth != "db":
+        accounts = []
     store = SecretStore(settings.secrets_dir)
     result = []
     for username, first_name, last_name, roles in accounts:

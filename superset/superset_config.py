@@ -99,6 +99,7 @@ if REMPART_AUTH == "ldap":
         ca_file=os.environ.get("REMPART_LDAP_CA_FILE", ""),
     )
     REMPART_DIRECTORY.check()
+    AUTH_LDAP_SERVER = REMPART_DIRECTORY.url  # FAB wants it; Rempart's manager does the login
     if not Path(REMPART_DIRECTORY.bind_password_file).is_file():
         raise RuntimeError(
             f"the LDAP bind password is missing: put it in {REMPART_DIRECTORY.bind_password_file}"

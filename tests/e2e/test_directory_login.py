@@ -30,6 +30,14 @@ SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
 PASSWORDS = {"alice": "alice's own password", "o(brien)": "o'brien's own password"}
 
 
+def _tool(name: str) -> str:
+    """slapd lives in /usr/sbin, which is not on every user's PATH."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    if found is None:
+        pytest.fail(f"{name} is missing: `apt-get install slapd ldap-utils` (make test does)")
+    return found
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -56,7 +64,10 @@ class Slapd:
         data = self.folder / "data"
         data.mkdir(parents=True)
         hashed = subprocess.run(
-            ["slappasswd", "-s", self.root_password], capture_output=True, text=True, check=True
+            [_tool("slappasswd"), "-s", self.root_password],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         schemas = "".join(f"include /etc/ldap/schema/{name}.schema\n" for name in SCHEMAS)
         config = self.folder / "slapd.conf"
@@ -69,7 +80,7 @@ class Slapd:
             "access to * by users read by * none\n"
         )
         self.process = subprocess.Popen(
-            ["slapd", "-f", str(config), "-h", f"{self.url}/", "-d", "0"],
+            [_tool("slapd"), "-f", str(config), "-h", f"{self.url}/", "-d", "0"],
             stdout=subprocess.DEVNULL,
             stderr=(self.folder / "slapd.log").open("w"),
         )
@@ -83,7 +94,7 @@ class Slapd:
 
     def ldif(self, command: str, text: str) -> None:
         subprocess.run(
-            [command, "-x", "-H", self.url, "-D", ROOT_DN, "-w", self.root_password],
+            [_tool(command), "-x", "-H", self.url, "-D", ROOT_DN, "-w", self.root_password],
             input=text,
             text=True,
             capture_output=True,
@@ -99,9 +110,6 @@ class Slapd:
 @pytest.fixture(scope="module")
 def directory(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
     """The directory, and Superset restarted to log people in against it (then back)."""
-    for tool in ("slapd", "ldapadd", "slappasswd"):
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            pytest.fail(f"{tool} is missing: `apt-get install slapd ldap-utils` (make test does)")
     slapd = Slapd(tmp_path_factory.mktemp("slapd"))
     slapd.start()
     bind_password = "bind account password"
