@@ -65,15 +65,25 @@ class Settings(BaseSettings):
     superset_lockout_minutes: float = Field(
         default=15, gt=0, description="How long a locked account stays locked."
     )
-    auth: Literal["db", "ldap"] = Field(
+    auth: Literal["db", "ldap", "oidc"] = Field(
         default="db",
-        description="Who checks passwords: Superset's own accounts (db) or the organisation's "
-        "LDAP directory (ldap).",
+        description="Who checks passwords: Superset's own accounts (db), the organisation's "
+        "LDAP directory (ldap) or its OpenID Connect identity provider (oidc).",
     )
-    mfa: Literal["required", "optional", "off"] = Field(
-        default="required",
+    mfa: Literal["required", "optional", "off"] | None = Field(
+        default=None,
         description="Second factor at login: required for everyone, optional (only for those "
-        "who enrolled), or off.",
+        "who enrolled), or off. Unset: required, except with oidc, where it is the identity "
+        "provider's job.",
+    )
+    oidc_issuer: str = Field(default="", description="The identity provider's issuer URL.")
+    oidc_client_id: str = Field(default="", description="Rempart's client id at the provider.")
+    oidc_scope: str = Field(default="openid email profile", description="Scopes asked for.")
+    oidc_username_claim: str = Field(
+        default="preferred_username", description="ID token claim holding the login name."
+    )
+    oidc_groups_claim: str = Field(
+        default="groups", description="ID token (or userinfo) claim listing the groups."
     )
     ldap_url: str = Field(default="", description="ldaps://host or ldap://host (with StartTLS).")
     ldap_start_tls: bool = Field(default=False, description="Upgrade ldap:// with StartTLS.")
@@ -102,6 +112,12 @@ class Settings(BaseSettings):
         default=True,
         description="Whether `rempart run` starts Superset and syncs it (false: dbt only).",
     )
+
+    @property
+    def mfa_policy(self) -> str:
+        if self.mfa is not None:
+            return self.mfa
+        return "off" if self.auth == "oidc" else "required"
 
     def model_post_init(self, _context: object) -> None:
         for name in ("state_dir", "inbox_dir", "archive_dir", "quarantine_dir"):

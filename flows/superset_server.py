@@ -197,7 +197,7 @@ class SupersetServer:
             "REMPART_LOCKOUT_ATTEMPTS": str(self.settings.superset_lockout_attempts),
             "REMPART_LOCKOUT_WINDOW_MINUTES": str(self.settings.superset_lockout_window_minutes),
             "REMPART_LOCKOUT_MINUTES": str(self.settings.superset_lockout_minutes),
-            "REMPART_MFA": self.settings.mfa,
+            "REMPART_MFA": self.settings.mfa_policy,
             **self._directory_environment(store),
             "REMPART_SESSION_IDLE_MINUTES": str(self.settings.superset_session_idle_minutes),
             "DO_NOT_TRACK": "1",
@@ -205,8 +205,9 @@ class SupersetServer:
         }
 
     def _directory_environment(self, store: SecretStore) -> dict[str, str]:
-        """Where the directory is and how its groups map to roles; its bind password is a
-        file of the secrets store (`ldap_bind_password`), which Rempart never generates."""
+        """Where the directory or the identity provider is and how its groups map to roles;
+        the LDAP bind password and the OIDC client secret are files of the secrets store
+        (`ldap_bind_password`, `oidc_client_secret`), which Rempart never generates."""
         settings = self.settings
         roles = {
             group: [VIEWER_ROLE_PREFIX + department]
@@ -233,6 +234,14 @@ class SupersetServer:
                 }
             )
             environment["REMPART_LDAP_BIND_PASSWORD_FILE"] = str(store.path("ldap_bind_password"))
+        if settings.auth == "oidc":
+            environment.update(
+                {
+                    f"REMPART_OIDC_{name.upper()}": getattr(settings, f"oidc_{name}")
+                    for name in ("issuer", "client_id", "scope", "username_claim", "groups_claim")
+                }
+            )
+            environment["REMPART_OIDC_CLIENT_SECRET_FILE"] = str(store.path("oidc_client_secret"))
         return environment
 
     # -- status -------------------------------------------------------------------------

@@ -31,6 +31,13 @@ def _required(name: str) -> str:
     return value
 
 
+def _secret_file(name: str, what: str) -> Path:
+    path = Path(_required(name))
+    if not path.is_file():
+        raise RuntimeError(f"{what} is missing: put it in {path} (mode 0600)")
+    return path
+
+
 # A missing key must stop Superset: its fallback is a public constant, and the key also
 # encrypts what Superset stores about database connections.
 SECRET_KEY = Path(_required("SUPERSET_SECRET_KEY_FILE")).read_text(encoding="utf-8").strip()
@@ -100,12 +107,40 @@ if REMPART_AUTH == "ldap":
     )
     REMPART_DIRECTORY.check()
     AUTH_LDAP_SERVER = REMPART_DIRECTORY.url  # FAB wants it; Rempart's manager does the login
-    if not Path(REMPART_DIRECTORY.bind_password_file).is_file():
-        raise RuntimeError(
-            f"the LDAP bind password is missing: put it in {REMPART_DIRECTORY.bind_password_file}"
-        )
+    _secret_file("REMPART_LDAP_BIND_PASSWORD_FILE", "the LDAP bind password")
+elif REMPART_AUTH == "oidc":
+    from flask_appbuilder.const import AUTH_OAUTH
+    from rempart_superset.directory import refuse_clear_text
+
+    AUTH_TYPE = AUTH_OAUTH
+    _ISSUER = _required("REMPART_OIDC_ISSUER").rstrip("/")
+    refuse_clear_text(_ISSUER, "REMPART_OIDC_ISSUER", secure_schemes=("https",))
+    OAUTH_PROVIDERS = [
+        {
+            "name": "rempart_sso",
+            "icon": "fa-key",
+            "token_key": "access_token",
+            "remote_app": {
+                "client_id": _required("REMPART_OIDC_CLIENT_ID"),
+                "client_secret": _secret_file(
+                    "REMPART_OIDC_CLIENT_SECRET_FILE", "the OpenID Connect client secret"
+                )
+                .read_text(encoding="utf-8")
+                .strip(),
+                "server_metadata_url": f"{_ISSUER}/.well-known/openid-configuration",
+                "client_kwargs": {
+                    "scope": _required("REMPART_OIDC_SCOPE"),
+                    "code_challenge_method": "S256",
+                },
+            },
+        }
+    ]
+    REMPART_OIDC = {
+        "username_claim": _required("REMPART_OIDC_USERNAME_CLAIM"),
+        "groups_claim": _required("REMPART_OIDC_GROUPS_CLAIM"),
+    }
 elif REMPART_AUTH != "db":
-    raise RuntimeError(f"REMPART_AUTH must be db or ldap, not {REMPART_AUTH!r}")
+    raise RuntimeError(f"REMPART_AUTH must be db, ldap or oidc, not {REMPART_AUTH!r}")
 
 # Per account, whatever the address (rempart_superset/account_lockout.py); the numbers are
 # Rempart's settings (REMPART_SUPERSET_LOCKOUT_*).
@@ -125,7 +160,10 @@ AUTH_RATE_LIMIT = "5 per 40 second"
 # REST login never had it: put it on every endpoint that checks a password or a code. Only
 # failed attempts count, so people and the sync logging in rightly are never held back.
 LOGIN_ENDPOINTS = (
-    "RempartAuthLDAPView.login" if REMPART_AUTH == "ldap" else "RempartAuthDBView.login",
+    {"ldap": "RempartAuthLDAPView", "oidc": "RempartAuthOAuthView"}.get(
+        REMPART_AUTH, "RempartAuthDBView"
+    )
+    + ".login",
     "RempartSecurityApi.login",
     "rempart_mfa.verify",
     "rempart_mfa.enrol",

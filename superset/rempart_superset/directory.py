@@ -1,6 +1,7 @@
-"""Passwords checked against the organisation's LDAP directory (OpenLDAP, Active Directory).
+"""Who the organisation's directory says a person is: LDAP (OpenLDAP, Active Directory) here,
+and the identity provider's ID token (security.py), both as a DirectoryUser.
 
-The classic search-then-bind: a bind account searches the user by its login attribute (the
+For LDAP, the classic search-then-bind: a bind account searches the user by its login attribute (the
 typed name escaped, so `*`, `(`, `)`, `\\` or NUL cannot change the filter), Rempart binds as
 the entry found with the typed password, then lists the groups whose `member` is that entry.
 Through ldap3 (pure Python). A plain `ldap://` URL is refused unless it is on this machine or
@@ -37,17 +38,23 @@ class DirectorySettings:
 
     def check(self) -> None:
         """Refuse settings that would send passwords in clear over the network."""
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("ldap", "ldaps"):
+        if urlsplit(self.url).scheme not in ("ldap", "ldaps"):
             raise ValueError(f"REMPART_LDAP_URL must be ldaps:// or ldap://, not {self.url!r}")
-        if parts.scheme == "ldap" and not self.start_tls and not _is_loopback(parts.hostname):
-            raise ValueError(
-                "REMPART_LDAP_URL is plain ldap:// to another machine: use ldaps:// or set "
-                "REMPART_LDAP_START_TLS=true"
-            )
+        if not self.start_tls:
+            refuse_clear_text(self.url, "REMPART_LDAP_URL", secure_schemes=("ldaps",))
         for name in ("bind_dn", "user_base", "group_base"):
             if not getattr(self, name):
                 raise ValueError(f"REMPART_LDAP_{name.upper()} is not set")
+
+
+def refuse_clear_text(url: str, name: str, secure_schemes: tuple[str, ...]) -> None:
+    """A URL without TLS is accepted to this machine only."""
+    parts = urlsplit(url)
+    if parts.scheme not in secure_schemes and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"{name} ({url}) reaches another machine without TLS: use "
+            f"{' or '.join(s + '://' for s in secure_schemes)} (or StartTLS for LDAP)"
+        )
 
 
 def _is_loopback(host: str | None) -> bool:

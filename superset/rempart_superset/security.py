@@ -12,12 +12,14 @@ The pipeline's service account (`rempart_sync`) has no second factor: it may log
 the REST API only, only from this machine, with its generated password (see the README).
 """
 
+import contextlib
 import logging
 import secrets
 import time
 from functools import cached_property
 from typing import Any
 
+import jwt
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.api import safe
@@ -25,7 +27,7 @@ from flask_appbuilder.const import AUTH_LDAP
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.forms import LoginForm_db
-from flask_appbuilder.security.views import AuthDBView, AuthLDAPView
+from flask_appbuilder.security.views import AuthDBView, AuthLDAPView, AuthOAuthView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_jwt_extended import (
     create_access_token,
@@ -41,7 +43,7 @@ from werkzeug.wrappers import Response
 
 from rempart_superset.account_lockout import AccountLockout
 from rempart_superset.audit_trail import append_event
-from rempart_superset.directory import Directory
+from rempart_superset.directory import Directory, DirectoryUser
 from rempart_superset.login_attempts import LoginAttempts, refused
 from rempart_superset.second_factor import SecondFactor
 from rempart_superset.session_gate import end_sessions_on_logout, live_session, start_session
@@ -93,6 +95,34 @@ class RempartAuthLDAPView(AuthLDAPView):
     @no_cache
     def login(self) -> Response:
         return _form_login(self) if request.method == "POST" else super().login()
+
+
+class RempartAuthOAuthView(AuthOAuthView):
+    @expose("/oauth-authorized/<provider>")
+    @no_cache
+    def oauth_authorized(self, provider: str) -> Response:
+        """Back from the identity provider: Authlib checks the state, sends the PKCE verifier
+        and verifies the ID token (signature by the provider's JWKS, issuer, audience, expiry,
+        nonce); the groups of the token decide the roles; then Rempart's own steps."""
+        security = self.appbuilder.sm
+        remote = security.oauth_remotes.get(provider)
+        if remote is None:
+            return refused(api=False)
+        try:
+            token = remote.authorize_access_token()
+            person = security.identity_provider_person(remote, token)
+        except Exception as error:
+            _logger.error("OpenID Connect login refused: %s", error)
+            return refused(api=False)
+        user = security.directory_account(person)
+        if user is None:
+            security.login_attempts.failed(person.username, "no_directory_group")
+            return refused(api=False)
+        next_url = ""
+        with contextlib.suppress(jwt.InvalidTokenError, KeyError):
+            state = jwt.decode(request.args["state"], session["oauth_state"], algorithms=["HS256"])
+            next_url = get_safe_redirect((state.get("next") or [""])[0])
+        return security.continue_login(user, next_url)
 
 
 class RempartSecurityApi(SecurityApi):
@@ -158,6 +188,7 @@ class RempartSecurityApi(SecurityApi):
 class RempartSecurityManager(SupersetSecurityManager):
     authdbview = RempartAuthDBView
     authldapview = RempartAuthLDAPView
+    authoauthview = RempartAuthOAuthView
     security_api = RempartSecurityApi
 
     # -- collaborators, built on first use from Superset's configuration ------------------
@@ -249,10 +280,48 @@ class RempartSecurityManager(SupersetSecurityManager):
             if local is not None:
                 self.update_user_auth_stat(local, False)
             return None
+        return self.directory_account(person)
+
+    @staticmethod
+    def identity_provider_person(remote: Any, token: dict) -> DirectoryUser:
+        """Who the verified ID token names, and their groups (REMPART_OIDC_GROUPS_CLAIM; from
+        the userinfo endpoint if the token has none). Keycloak's full group paths (`/name`)
+        count by their last part."""
+        claims = dict(token.get("userinfo") or {})
+        if not claims.get("sub"):
+            raise ValueError("the provider's answer has no verified ID token")
+        config = current_app.config["REMPART_OIDC"]
+        if config["groups_claim"] not in claims:
+            claims.update(remote.userinfo(token=token))
+        groups = claims.get(config["groups_claim"]) or []
+        if isinstance(groups, str):
+            groups = [groups]
+        username = claims.get(config["username_claim"])
+        if not isinstance(username, str) or not username:
+            raise ValueError(f"the ID token has no {config['username_claim']} claim")
+        return DirectoryUser(
+            username=username,
+            first_name=str(claims.get("given_name") or username),
+            last_name=str(claims.get("family_name") or username),
+            email=str(claims.get("email") or f"{username}@directory.invalid"),
+            groups=frozenset(str(group).rsplit("/", 1)[-1] for group in groups),
+        )
+
+    def directory_account(self, person: DirectoryUser) -> Any | None:
+        """The local account of a person the directory (LDAP or the identity provider) has
+        vouched for, created or updated to match it: names, and roles from its groups
+        (REMPART_DIRECTORY_ROLES), at every login. None (refused) for a person in none of
+        the mapped groups, whose account then loses every role, for a disabled account, and
+        for the name of a service account, which no directory may take over."""
+        if person.username in current_app.config["REMPART_SERVICE_ACCOUNTS"]:
+            _logger.warning("the directory offered service account %s: refused", person.username)
+            return None
         mapping = current_app.config["REMPART_DIRECTORY_ROLES"]
         role_names = sorted({role for group in person.groups for role in mapping.get(group, [])})
         roles = [role for role in map(self.find_role, role_names) if role is not None]
         user = self.find_user(username=person.username)
+        if user is not None and not user.is_active:
+            return None
         if user is None and roles:
             user = self.add_user(
                 username=person.username,

@@ -7,6 +7,7 @@ driven by Playwright; nothing is downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -116,6 +117,19 @@ class Deployment:
     def rempart(self, *args: str, check: bool = True) -> str:
         completed = run_rempart(*args, env=self.env, check=check, timeout=900)
         return completed.stdout + completed.stderr
+
+
+@contextlib.contextmanager
+def superset_restarted_with(deployment: Deployment, extra_env: dict[str, str]) -> Iterator[None]:
+    """The session's Superset restarted with other settings (another REMPART_AUTH), then
+    restarted as it was, whatever happens in between."""
+    try:
+        run_rempart("superset", "stop", env=deployment.env)
+        run_rempart("superset", "start", env={**deployment.env, **extra_env}, timeout=600)
+        yield
+    finally:
+        run_rempart("superset", "stop", env=deployment.env, check=False)
+        run_rempart("superset", "start", env=deployment.env, timeout=600)
 
 
 @pytest.fixture(scope="session")

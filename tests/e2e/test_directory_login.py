@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from flows.superset_sync import SupersetClient
-from tests.conftest import run_rempart
-from tests.e2e.conftest import Deployment
+from tests.e2e.conftest import Deployment, superset_restarted_with
 from tests.e2e.test_dashboards import _chart_data, _dataset_ids
 
 pytestmark = pytest.mark.e2e
@@ -132,7 +131,6 @@ def directory(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) 
     secret.write_text(bind_password + "\n")
     secret.chmod(0o600)
     ldap_env = {
-        **deployment.env,
         "REMPART_AUTH": "ldap",
         "REMPART_MFA": "optional",  # directory users here have not enrolled a device
         "REMPART_LDAP_URL": slapd.url,
@@ -141,12 +139,9 @@ def directory(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) 
         "REMPART_LDAP_GROUP_BASE": GROUPS,
     }
     try:
-        run_rempart("superset", "stop", env=deployment.env)
-        run_rempart("superset", "start", env=ldap_env, timeout=600)
-        yield slapd
+        with superset_restarted_with(deployment, ldap_env):
+            yield slapd
     finally:
-        run_rempart("superset", "stop", env=deployment.env, check=False)
-        run_rempart("superset", "start", env=deployment.env, timeout=600)
         secret.unlink(missing_ok=True)
         slapd.stop()
 
@@ -241,4 +236,4 @@ def test_local_accounts_do_not_log_in_but_the_sync_still_does(
 ) -> None:
     local = _login(deployment, "viewer_sales", deployment.password("viewer_sales"), "127.0.0.7")
     assert local.status_code == 401
-    assert "in sync" in deployment.rempart("superset", "sync")
+    assert "Superset sync:" in deployment.rempart("superset", "sync")
