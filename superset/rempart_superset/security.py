@@ -122,7 +122,7 @@ class RempartAuthOAuthView(AuthOAuthView):
         with contextlib.suppress(jwt.InvalidTokenError, KeyError):
             state = jwt.decode(request.args["state"], session["oauth_state"], algorithms=["HS256"])
             next_url = get_safe_redirect((state.get("next") or [""])[0])
-        return security.continue_login(user, next_url)
+        return security.continue_login(user, next_url, first_factor="identity_provider")
 
 
 class RempartSecurityApi(SecurityApi):
@@ -362,10 +362,11 @@ class RempartSecurityManager(SupersetSecurityManager):
             )
         return factor
 
-    def continue_login(self, user: Any, next_url: str) -> Response:
-        """After the right password in the browser: the code page, or the session."""
+    def continue_login(self, user: Any, next_url: str, first_factor: str = "password") -> Response:
+        """After the right password (or the identity provider's word) in the browser: the
+        code page, or the session."""
         if not self.mfa_required_for(user):
-            return self.finish_login(user, "password", next_url)
+            return self.finish_login(user, first_factor, next_url)
         session.clear()
         session[PENDING_KEY] = {
             "user_id": user.id,

@@ -209,7 +209,7 @@ class IdentityProvider:
                     for k, v in request.args.items()
                 )
                 return (
-                    '<form method="post"><h1>Test identity provider</h1>'
+                    '<form method="post" action="/authorize"><h1>Test identity provider</h1>'
                     f'{hidden}<input id="idp-username" name="username">'
                     '<input id="idp-password" name="password" type="password">'
                     '<button type="submit">Log in at the provider</button></form>'
@@ -219,7 +219,10 @@ class IdentityProvider:
                 person.password, request.form.get("password", "")
             ):
                 return "wrong credentials", 401
-            return server.create_authorization_response(grant_user=request.form["username"])
+            grant = server.get_consent_grant(end_user=request.form["username"])
+            return server.create_authorization_response(
+                grant_user=request.form["username"], grant=grant
+            )
 
         @app.post("/token")
         def token() -> object:

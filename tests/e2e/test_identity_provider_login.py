@@ -75,6 +75,7 @@ def _departments_seen(page: object, deployment: Deployment) -> set[str]:
 def test_the_groups_claim_decides_the_department_at_every_login(
     deployment: Deployment, browser: object, provider: IdentityProvider
 ) -> None:
+    (since,) = deployment.query("select coalesce(max(event_id), 0) from audit.events")[0]
     page = browser.new_page()
     try:
         _log_in_at_the_provider(page, deployment, provider)
@@ -97,3 +98,10 @@ def test_the_groups_claim_decides_the_department_at_every_login(
             "where username = 'carol'"
         ).fetchone()
     assert roles_left == 0
+    events = deployment.query(
+        "select action, coalesce(details ->> 'factor', details ->> 'reason') from audit.events "
+        "where event_id > %s and actor = 'carol' order by event_id",
+        since,
+    )
+    assert ("superset_login", "identity_provider") in events, events
+    assert events[-1] == ("superset_login_failed", "no_directory_group"), events

@@ -32,3 +32,12 @@ def test_invalid_value_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REMPART_MAX_FILE_SIZE_MB", "-1")
     with pytest.raises(ValueError, match="max_file_size_mb"):
         Settings(_env_file=None)
+
+
+def test_the_second_factor_is_required_unless_the_identity_provider_owns_it() -> None:
+    assert Settings(_env_file=None).mfa_policy == "required"
+    assert Settings(_env_file=None, auth="ldap").mfa_policy == "required"
+    assert Settings(_env_file=None, auth="oidc").mfa_policy == "off"
+    assert Settings(_env_file=None, auth="oidc", mfa="required").mfa_policy == "required"
+    with pytest.raises(ValueError, match="mfa"):
+        Settings(_env_file=None, mfa="sometimes")
