@@ -114,6 +114,8 @@ class RempartAuthOAuthView(AuthOAuthView):
         except Exception as error:
             _logger.error("OpenID Connect login refused: %s", error)
             return refused(api=False)
+        if security.login_attempts.is_locked(person.username):
+            return refused(api=False)
         user = security.directory_account(person)
         if user is None:
             security.login_attempts.failed(person.username, "no_directory_group")
