@@ -109,6 +109,20 @@ class SecondFactor:
     def _recovery_hash(self, code: str) -> str:
         return hmac.new(self._recovery_key, _normalised(code).encode(), hashlib.sha256).hexdigest()
 
+    def _replace_enrolment(
+        self, conn: Connection, user_id: int, secret: str, now: float, confirmed: bool
+    ) -> None:
+        conn.execute(delete(enrolments).where(enrolments.c.user_id == user_id))
+        conn.execute(
+            enrolments.insert().values(
+                user_id=user_id,
+                secret=self._seal(user_id, secret),
+                created_at=now,
+                confirmed_at=now if confirmed else None,
+                last_step=-1,
+            )
+        )
+
     def _row(self, conn: Connection, user_id: int) -> Row | None:
         return conn.execute(select(enrolments).where(enrolments.c.user_id == user_id)).first()
 
@@ -130,16 +144,7 @@ class SecondFactor:
                 secret = self._open(user_id, row.secret)
             else:
                 secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
-                conn.execute(delete(enrolments).where(enrolments.c.user_id == user_id))
-                conn.execute(
-                    enrolments.insert().values(
-                        user_id=user_id,
-                        secret=self._seal(user_id, secret),
-                        created_at=now,
-                        confirmed_at=None,
-                        last_step=-1,
-                    )
-                )
+                self._replace_enrolment(conn, user_id, secret, now, confirmed=False)
         uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
         return Enrolment(secret, uri)
 
@@ -179,17 +184,8 @@ class SecondFactor:
                 and hmac.compare_digest(self._open(user_id, row.secret), secret)
             ):
                 return False
-            conn.execute(delete(enrolments).where(enrolments.c.user_id == user_id))
             conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user_id))
-            conn.execute(
-                enrolments.insert().values(
-                    user_id=user_id,
-                    secret=self._seal(user_id, secret),
-                    created_at=now,
-                    confirmed_at=now,
-                    last_step=-1,
-                )
-            )
+            self._replace_enrolment(conn, user_id, secret, now, confirmed=True)
         return True
 
     def reset(self, user_id: int) -> bool:

@@ -120,15 +120,23 @@ class Deployment:
 
 
 @contextlib.contextmanager
-def superset_restarted_with(deployment: Deployment, extra_env: dict[str, str]) -> Iterator[None]:
-    """The session's Superset restarted with other settings (another REMPART_AUTH), then
-    restarted as it was, whatever happens in between."""
+def superset_restarted_with(
+    deployment: Deployment, extra_env: dict[str, str], secrets: dict[str, str]
+) -> Iterator[None]:
+    """The session's Superset restarted with other settings (another REMPART_AUTH) and these
+    secrets in its store, then restarted as it was, whatever happens in between."""
+    paths = [deployment.settings.secrets_dir / name for name in secrets]
     try:
+        for path, value in zip(paths, secrets.values(), strict=True):
+            path.write_text(value + "\n")
+            path.chmod(0o600)
         run_rempart("superset", "stop", env=deployment.env)
         run_rempart("superset", "start", env={**deployment.env, **extra_env}, timeout=600)
         yield
     finally:
         run_rempart("superset", "stop", env=deployment.env, check=False)
+        for path in paths:
+            path.unlink(missing_ok=True)
         run_rempart("superset", "start", env=deployment.env, timeout=600)
 
 

@@ -127,9 +127,6 @@ def directory(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) 
         f"dn: cn=rempart-support,{GROUPS}\nobjectClass: groupOfNames\ncn: rempart-support\n"
         f"member: {BIND_DN}\n",
     )
-    secret = deployment.settings.secrets_dir / "ldap_bind_password"
-    secret.write_text(bind_password + "\n")
-    secret.chmod(0o600)
     ldap_env = {
         "REMPART_AUTH": "ldap",
         "REMPART_MFA": "optional",  # directory users here have not enrolled a device
@@ -139,10 +136,11 @@ def directory(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) 
         "REMPART_LDAP_GROUP_BASE": GROUPS,
     }
     try:
-        with superset_restarted_with(deployment, ldap_env):
+        with superset_restarted_with(
+            deployment, ldap_env, secrets={"ldap_bind_password": bind_password}
+        ):
             yield slapd
     finally:
-        secret.unlink(missing_ok=True)
         slapd.stop()
 
 

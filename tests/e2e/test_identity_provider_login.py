@@ -23,19 +23,17 @@ def provider(deployment: Deployment) -> Iterator[IdentityProvider]:
     client = idp.register_client(f"{deployment.url}/oauth-authorized/rempart_sso")
     # Keycloak sends full group paths when its mapper says so: "/rempart-sales".
     idp.people["carol"] = Person("carol's password at the provider", ["/rempart-sales"])
-    secret = deployment.settings.secrets_dir / "oidc_client_secret"
-    secret.write_text(client.client_secret + "\n")
-    secret.chmod(0o600)
     settings = {
         "REMPART_AUTH": "oidc",
         "REMPART_OIDC_ISSUER": idp.issuer,
         "REMPART_OIDC_CLIENT_ID": client.client_id,
     }
     try:
-        with superset_restarted_with(deployment, settings):
+        with superset_restarted_with(
+            deployment, settings, secrets={"oidc_client_secret": client.client_secret}
+        ):
             yield idp
     finally:
-        secret.unlink(missing_ok=True)
         idp.stop()
 
 
