@@ -176,6 +176,38 @@ def audit_verify(settings: Settings) -> int:
     return 4
 
 
+def _passphrase(passphrase_file: Path | None, confirm: bool) -> str:
+    """From a file (scripts), else typed twice at the terminal, never echoed."""
+    if passphrase_file is not None:
+        return passphrase_file.read_text(encoding="utf-8").rstrip("\n")
+    import getpass
+
+    passphrase = getpass.getpass("passphrase: ")
+    if confirm and getpass.getpass("the same passphrase again: ") != passphrase:
+        raise CommandError("the two passphrases differ: nothing written")
+    return passphrase
+
+
+def secrets_command(settings: Settings, arguments: argparse.Namespace) -> int:
+    from flows.secrets_export import SecretsExportError, export_secrets, import_secrets
+
+    try:
+        if arguments.secrets_command == "export":
+            passphrase = _passphrase(arguments.passphrase_file, confirm=True)
+            count = export_secrets(settings.secrets_dir, arguments.to, passphrase)
+            print(
+                f"{count} secrets written to {arguments.to}, encrypted under your passphrase: "
+                "keep it away from the backups, and the passphrase away from both"
+            )
+            return 0
+        passphrase = _passphrase(arguments.passphrase_file, confirm=False)
+        written, present = import_secrets(arguments.source, settings.secrets_dir, passphrase)
+        print(f"{written} secrets imported into {settings.secrets_dir} ({present} already there)")
+        return 0
+    except (SecretsExportError, OSError) as error:
+        raise CommandError(str(error)) from error
+
+
 def archive_decrypt(settings: Settings, source: Path, output: Path) -> int:
     from loaders.archive import ArchiveError, decrypt_file
 
@@ -359,6 +391,23 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_commands.add_parser("verify", help="check every event's keyed hash and chain link")
 
+    secrets = commands.add_parser("secrets", help="the secrets store: export and import")
+    secrets_commands = secrets.add_subparsers(
+        dest="secrets_command", required=True, metavar="ACTION"
+    )
+    export = secrets_commands.add_parser(
+        "export", help="write every secret to a file encrypted under a passphrase you type"
+    )
+    export.add_argument("--to", type=Path, required=True, help="the file to write (not existing)")
+    imported = secrets_commands.add_parser(
+        "import", help="bring an export back into an empty (or identical) secrets store"
+    )
+    imported.add_argument("--from", dest="source", type=Path, required=True, help="an export")
+    for command in (export, imported):
+        command.add_argument(
+            "--passphrase-file", type=Path, help="read the passphrase from this file (scripts)"
+        )
+
     archive = commands.add_parser("archive", help="the encrypted archive of landed files")
     archive_commands = archive.add_subparsers(
         dest="archive_command", required=True, metavar="ACTION"
@@ -399,6 +448,8 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
         return superset_command(settings, action, getattr(arguments, "username", None))
     if arguments.command == "audit":
         return audit_verify(settings)
+    if arguments.command == "secrets":
+        return secrets_command(settings, arguments)
     if arguments.command == "archive":
         return archive_decrypt(settings, arguments.archive_file, arguments.output)
     if arguments.command == "env":
