@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -208,6 +209,29 @@ def secrets_command(settings: Settings, arguments: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
 
 
+def backup_command(settings: Settings, action: str) -> int:
+    from flows.backup.backup_set import BackupError, create_backups, list_sets
+
+    if action == "create":
+        prepare_database(settings)
+        try:
+            create_backups(settings)
+        except BackupError as error:
+            raise CommandError(str(error)) from error
+        return 0
+    now = datetime.now(UTC)
+    for destination in settings.backup_destinations:
+        sets = list_sets(destination)
+        print(f"{destination}: {len(sets)} set(s)")
+        for backup in sets:
+            age = now - backup.created_at
+            print(
+                f"  {backup.path.name}  {backup.size / 1e6:9.1f} MB  "
+                f"{age.days} d {age.seconds // 3600} h old"
+            )
+    return 0
+
+
 def archive_decrypt(settings: Settings, source: Path, output: Path) -> int:
     from loaders.archive import ArchiveError, decrypt_file
 
@@ -391,6 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_commands.add_parser("verify", help="check every event's keyed hash and chain link")
 
+    backup = commands.add_parser("backup", help="encrypted backup sets: create, list")
+    backup_commands = backup.add_subparsers(dest="backup_command", required=True, metavar="ACTION")
+    backup_commands.add_parser(
+        "create", help="one encrypted set (warehouse, Superset, archive) in REMPART_BACKUP_DIRS"
+    )
+    backup_commands.add_parser("list", help="the complete sets of each destination")
+
     secrets = commands.add_parser("secrets", help="the secrets store: export and import")
     secrets_commands = secrets.add_subparsers(
         dest="secrets_command", required=True, metavar="ACTION"
@@ -448,6 +479,8 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
         return superset_command(settings, action, getattr(arguments, "username", None))
     if arguments.command == "audit":
         return audit_verify(settings)
+    if arguments.command == "backup":
+        return backup_command(settings, arguments.backup_command)
     if arguments.command == "secrets":
         return secrets_command(settings, arguments)
     if arguments.command == "archive":

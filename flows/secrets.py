@@ -18,6 +18,7 @@ KNOWN_SECRETS: dict[str, str] = {
     "archive_key": "key",
     "audit_key": "key",
     "pseudonymisation_key": "key",
+    "backup_key": "key",
     "superset_secret_key": "key",
     "superset_admin_password": "password",
     "db_admin_password": "password",

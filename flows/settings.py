@@ -108,10 +108,21 @@ class Settings(BaseSettings):
     superset_session_idle_minutes: float = Field(
         default=30, gt=0, description="A Superset session unused this long ends."
     )
+    backup_dirs: str = Field(
+        default="",
+        description="Where backup sets go, separated by ':' (other disks, mounted remote "
+        "storage); unset: <state>/backups.",
+    )
     superset_sync: bool = Field(
         default=True,
         description="Whether `rempart run` starts Superset and syncs it (false: dbt only).",
     )
+
+    @property
+    def backup_destinations(self) -> list[Path]:
+        if not self.backup_dirs.strip():
+            return [self.state_dir / "backups"]
+        return [Path(part).expanduser().resolve() for part in self.backup_dirs.split(":") if part]
 
     @property
     def mfa_policy(self) -> str:

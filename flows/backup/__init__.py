@@ -1,0 +1,1 @@
+"""Backups: encrypted, self-describing sets that prove they can be read back."""

@@ -1,0 +1,326 @@
+"""One backup set: a folder of encrypted members and an encrypted manifest.
+
+    rempart-20261203T020000Z/
+        warehouse.dump.enc    pg_dump (custom format) of the whole database, audit included
+        superset.db.enc       Superset's metadata (SQLite online backup)
+        archive.tar.enc       the encrypted source archive, as it is on disk
+        quarantine.tar.enc    rejected files and their reports
+        manifest.json.enc     versions, every member's SHA-256 and size, every table's row
+                              count and checksum, the audit chain's head, the creation time
+
+Every member is streamed through the archive's chunked AES-256-GCM (loaders/archive.py)
+under `backup_key`, a key of its own (not the archive key), so memory stays flat whatever the
+size; the manifest, encrypted too, authenticates the members' hashes. A set is written under
+a `.partial` name, synced, then renamed: a set that `list_sets` shows is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from psycopg import sql
+
+from flows.database import EmbeddedServer, connection_info
+from flows.secrets import SecretStore
+from flows.settings import Settings
+from loaders.archive import ArchiveError, decrypt_stream, encrypt_stream
+
+FORMAT = 1
+SET_PREFIX = "rempart-"
+PARTIAL_SUFFIX = ".partial"
+MANIFEST = "manifest.json.enc"
+# Every table Rempart owns; per table, an order-independent checksum of its rows.
+TABLE_STATS_SQL = """
+select table_schema, table_name from information_schema.tables
+where table_type = 'BASE TABLE'
+  and table_schema not in ('pg_catalog', 'information_schema')
+order by 1, 2
+"""
+
+
+# Order-independent: the sum of each row's first 60 bits of MD5, so no sort and no memory.
+TABLE_CHECKSUM_SQL = """
+select count(*), coalesce(sum(('x' || left(md5(t::text), 15))::bit(60)::bigint), 0)
+from {} as t
+"""
+
+
+class BackupError(RuntimeError):
+    """A backup cannot be made or read; the message names the set and the member."""
+
+
+@dataclass(frozen=True)
+class BackupSet:
+    path: Path
+    created_at: datetime
+    size: int
+
+
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Hashing:
+    """A write-only file that hashes and counts what goes through it."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self.target, self.digest, self.size = target, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.target.write(data)
+
+
+def _seal_member(folder: Path, name: str, source: BinaryIO, key: bytes) -> dict[str, object]:
+    path = folder / name
+    with path.open("xb") as handle:
+        hashing = _Hashing(handle)
+        encrypt_stream(source, hashing, key)  # type: ignore[arg-type]
+        handle.flush()
+        os.fsync(handle.fileno())
+    return {"name": name, "sha256": hashing.digest.hexdigest(), "size": hashing.size}
+
+
+@contextlib.contextmanager
+def _tar_stream(folder: Path) -> Iterator[BinaryIO]:
+    """A readable stream of a tar of `folder` (empty if it does not exist), written by a
+    thread, so neither the tar nor its encryption holds the whole in memory."""
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with os.fdopen(write_fd, "wb") as pipe, tarfile.open(fileobj=pipe, mode="w|") as tar:
+                if folder.is_dir():
+                    for path in sorted(folder.rglob("*")):
+                        tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+        except BaseException as error:  # reported to the reader below
+            failure.append(error)
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    with os.fdopen(read_fd, "rb") as stream:
+        yield stream
+    producer.join()
+    if failure:
+        raise BackupError(f"could not read {folder}: {failure[0]}")
+
+
+def _table_stats(settings: Settings) -> dict[str, dict[str, int]]:
+    stats = {}
+    with connection_info(settings).connect() as conn:
+        tables = conn.execute(TABLE_STATS_SQL).fetchall()
+        for schema, table in tables:
+            count, checksum = conn.execute(
+                sql.SQL(TABLE_CHECKSUM_SQL).format(sql.Identifier(schema, table))
+            ).fetchone()
+            stats[f"{schema}.{table}"] = {"rows": int(count), "checksum": int(checksum)}
+        head = conn.execute(
+            "select event_id, event_hash from audit.events order by event_id desc limit 1"
+        ).fetchone()
+    stats_head = {"event_id": head[0], "hash": head[1]} if head else None
+    return {"tables": stats, "audit_head": stats_head}  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _pg_dump(settings: Settings) -> Iterator[BinaryIO]:
+    info = connection_info(settings)
+    command = [
+        str(EmbeddedServer.binary("pg_dump")),
+        "--format=custom",
+        "--compress=6",
+        f"--dbname={info.url()}",
+    ]
+    # Its messages go to a file: a pipe left unread could fill and stall the dump.
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        assert process.stdout is not None
+        try:
+            yield process.stdout
+        finally:
+            process.stdout.close()
+            if process.wait() != 0:
+                errors.seek(0)
+                message = errors.read().decode(errors="replace").strip()[-500:]
+                raise BackupError(f"pg_dump failed: {message}")
+
+
+@contextlib.contextmanager
+def _sqlite_copy(database: Path, scratch: Path) -> Iterator[BinaryIO]:
+    """An online backup of Superset's SQLite metadata (consistent while Superset runs)."""
+    copy = scratch / "superset.db"
+    if database.exists():
+        with sqlite3.connect(database) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+    else:
+        copy.write_bytes(b"")
+    try:
+        with copy.open("rb") as handle:
+            yield handle
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rempart")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def create_set(
+    settings: Settings,
+    destination: Path,
+    now: datetime | None = None,
+    progress: Callable[[str], None] = print,
+) -> BackupSet:
+    """Write one complete set into `destination`; on any failure, nothing that looks whole."""
+    now = now or datetime.now(UTC)
+    key = SecretStore(settings.secrets_dir).get_bytes("backup_key")
+    name = f"{SET_PREFIX}{now:%Y%m%dT%H%M%SZ}"
+    final = destination / name
+    if final.exists():
+        raise BackupError(f"{final} exists already")
+    destination.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=destination, prefix=f".{name}.", suffix=PARTIAL_SUFFIX))
+    try:
+        members = []
+        progress(f"backup {name}: warehouse (pg_dump)")
+        with _pg_dump(settings) as dump:
+            members.append(_seal_member(partial, "warehouse.dump.enc", dump, key))
+        progress(f"backup {name}: Superset metadata")
+        scratch = Path(tempfile.mkdtemp(dir=settings.state_dir, prefix=".backup-"))
+        try:
+            with _sqlite_copy(settings.state_dir / "superset" / "superset.db", scratch) as db:
+                members.append(_seal_member(partial, "superset.db.enc", db, key))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        for label, folder in (
+            ("archive", settings.archive_dir),
+            ("quarantine", settings.quarantine_dir),
+        ):
+            progress(f"backup {name}: {label} ({folder})")
+            with _tar_stream(folder) as stream:
+                members.append(_seal_member(partial, f"{label}.tar.enc", stream, key))
+        progress(f"backup {name}: row counts and checksums")
+        dbt_manifest = settings.dbt_target_dir / "manifest.json"
+        manifest = {
+            "format": FORMAT,
+            "rempart_version": _version(),
+            "created_at": now.isoformat(),
+            "dbt_manifest_sha256": hashlib.sha256(dbt_manifest.read_bytes()).hexdigest()
+            if dbt_manifest.exists()
+            else None,
+            "members": members,
+            **_table_stats(settings),
+        }
+        with tempfile.TemporaryFile() as plain:
+            plain.write(json.dumps(manifest, sort_keys=True).encode())
+            plain.seek(0)
+            _seal_member(partial, MANIFEST, plain, key)
+        _sync(partial)
+        os.rename(partial, final)
+        _sync(destination)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    size = sum(path.stat().st_size for path in final.iterdir())
+    progress(f"backup {name}: complete, {size / 1e6:.1f} MB in {destination}")
+    return BackupSet(final, now, size)
+
+
+def create_backups(settings: Settings, progress: Callable[[str], None] = print) -> list[BackupSet]:
+    """One set in the first destination, copied (partial, synced, renamed) to the others."""
+    first, *others = settings.backup_destinations
+    made = create_set(settings, first, progress=progress)
+    copies = [made]
+    for destination in others:
+        destination.mkdir(parents=True, exist_ok=True)
+        partial = destination / f".{made.path.name}{PARTIAL_SUFFIX}"
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(made.path, partial)
+        for member in partial.iterdir():
+            _sync(member)
+        _sync(partial)
+        os.rename(partial, destination / made.path.name)
+        _sync(destination)
+        progress(f"backup {made.path.name}: copied to {destination}")
+        copies.append(BackupSet(destination / made.path.name, made.created_at, made.size))
+    return copies
+
+
+def list_sets(destination: Path) -> list[BackupSet]:
+    """The complete sets in `destination`, oldest first (partial ones are not sets)."""
+    sets = []
+    if not destination.is_dir():
+        return sets
+    for path in sorted(destination.glob(f"{SET_PREFIX}*")):
+        if not path.is_dir() or not (path / MANIFEST).is_file():
+            continue
+        try:
+            created = datetime.strptime(path.name[len(SET_PREFIX) :], "%Y%m%dT%H%M%SZ")
+        except ValueError:
+            continue
+        size = sum(member.stat().st_size for member in path.iterdir())
+        sets.append(BackupSet(path, created.replace(tzinfo=UTC), size))
+    return sets
+
+
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def read_manifest(path: Path, key: bytes) -> dict:
+    with (path / MANIFEST).open("rb") as handle, tempfile.TemporaryFile() as plain:
+        try:
+            decrypt_stream(handle, plain, key)
+        except ArchiveError as error:
+            raise BackupError(f"{path.name}: {MANIFEST}: {error}") from error
+        plain.seek(0)
+        return json.loads(plain.read())
+
+
+def check_set(path: Path, key: bytes) -> dict:
+    """Every member present, of the manifest's size and hash, and every chunk authentic;
+    returns the manifest. The message of a failure names the set, the member and the chunk."""
+    manifest = read_manifest(path, key)
+    for member in manifest["members"]:
+        file = path / member["name"]
+        if not file.is_file():
+            raise BackupError(f"{path.name}: {member['name']} is missing")
+        digest = hashlib.sha256()
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        if file.stat().st_size != member["size"] or digest.hexdigest() != member["sha256"]:
+            raise BackupError(
+                f"{path.name}: {member['name']} differs from the manifest (altered or truncated)"
+            )
+        with file.open("rb") as handle:
+            try:
+                decrypt_stream(handle, _Discard(), key)  # type: ignore[arg-type]
+            except ArchiveError as error:
+                raise BackupError(f"{path.name}: {member['name']}: {error}") from error
+    return manifest
