@@ -209,25 +209,52 @@ def secrets_command(settings: Settings, arguments: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
 
 
-def backup_command(settings: Settings, action: str) -> int:
+def backup_command(settings: Settings, action: str, name: str | None = None) -> int:
     from flows.backup.backup_set import BackupError, create_backups, list_sets
+    from flows.backup.verify import last_verifications, verify_set
 
+    prepare_database(settings)
     if action == "create":
-        prepare_database(settings)
         try:
             create_backups(settings)
         except BackupError as error:
             raise CommandError(str(error)) from error
         return 0
+    sets = {s.path.name: s for d in settings.backup_destinations for s in list_sets(d)}
+    if action == "verify":
+        if not sets:
+            raise CommandError("no backup set to verify: `rempart backup create` first")
+        chosen = sets.get(name or max(sets))
+        if chosen is None:
+            raise CommandError(
+                f"no complete set named {name} in {settings.backup_dirs or 'the'} backup folders"
+            )
+        result = verify_set(settings, chosen.path)
+        if result.passed:
+            print(
+                f"{chosen.path.name}: verified ({result.tables} tables restored and equal, "
+                f"audit trail intact) in {result.seconds} s"
+            )
+            return 0
+        for problem in result.problems:
+            print(f"{chosen.path.name}: {problem}", file=sys.stderr)
+        return 5
     now = datetime.now(UTC)
+    verified = last_verifications(settings)
     for destination in settings.backup_destinations:
-        sets = list_sets(destination)
-        print(f"{destination}: {len(sets)} set(s)")
-        for backup in sets:
+        in_destination = list_sets(destination)
+        print(f"{destination}: {len(in_destination)} set(s)")
+        for backup in in_destination:
             age = now - backup.created_at
+            passed, when = verified.get(backup.path.name, (None, ""))
+            state = (
+                "never verified"
+                if passed is None
+                else (f"verified {when}" if passed else f"FAILED verification {when}")
+            )
             print(
                 f"  {backup.path.name}  {backup.size / 1e6:9.1f} MB  "
-                f"{age.days} d {age.seconds // 3600} h old"
+                f"{age.days} d {age.seconds // 3600} h old  {state}"
             )
     return 0
 
@@ -415,12 +442,16 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_commands.add_parser("verify", help="check every event's keyed hash and chain link")
 
-    backup = commands.add_parser("backup", help="encrypted backup sets: create, list")
+    backup = commands.add_parser("backup", help="encrypted backup sets: create, list, verify")
     backup_commands = backup.add_subparsers(dest="backup_command", required=True, metavar="ACTION")
     backup_commands.add_parser(
         "create", help="one encrypted set (warehouse, Superset, archive) in REMPART_BACKUP_DIRS"
     )
     backup_commands.add_parser("list", help="the complete sets of each destination")
+    verify = backup_commands.add_parser(
+        "verify", help="restore a set (default: the newest) into a throw-away server and compare"
+    )
+    verify.add_argument("set_name", nargs="?", metavar="SET", help="e.g. rempart-20261203T020000Z")
 
     secrets = commands.add_parser("secrets", help="the secrets store: export and import")
     secrets_commands = secrets.add_subparsers(
@@ -480,7 +511,9 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
     if arguments.command == "audit":
         return audit_verify(settings)
     if arguments.command == "backup":
-        return backup_command(settings, arguments.backup_command)
+        return backup_command(
+            settings, arguments.backup_command, getattr(arguments, "set_name", None)
+        )
     if arguments.command == "secrets":
         return secrets_command(settings, arguments)
     if arguments.command == "archive":

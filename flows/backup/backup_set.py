@@ -125,7 +125,7 @@ def _tar_stream(folder: Path) -> Iterator[BinaryIO]:
         raise BackupError(f"could not read {folder}: {failure[0]}")
 
 
-def _table_stats(settings: Settings) -> dict[str, dict[str, int]]:
+def table_stats(settings: Settings) -> dict[str, dict[str, int]]:
     stats = {}
     with connection_info(settings).connect() as conn:
         tables = conn.execute(TABLE_STATS_SQL).fetchall()
@@ -137,8 +137,15 @@ def _table_stats(settings: Settings) -> dict[str, dict[str, int]]:
         head = conn.execute(
             "select event_id, event_hash from audit.events order by event_id desc limit 1"
         ).fetchone()
+        roles = [
+            name
+            for (name,) in conn.execute(
+                "select rolname from pg_roles where rolname like 'rempart\\_%' order by 1"
+            ).fetchall()
+        ]
+    stats.pop("private.keys", None)  # not in the dump (see _pg_dump)
     stats_head = {"event_id": head[0], "hash": head[1]} if head else None
-    return {"tables": stats, "audit_head": stats_head}  # type: ignore[return-value]
+    return {"tables": stats, "audit_head": stats_head, "roles": roles}  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
@@ -148,6 +155,9 @@ def _pg_dump(settings: Settings) -> Iterator[BinaryIO]:
         str(EmbeddedServer.binary("pg_dump")),
         "--format=custom",
         "--compress=6",
+        # The keyed-hash pads of the audit and pseudonymisation keys: key material, which a
+        # backup never holds; a restore installs them again from the secrets store.
+        "--exclude-table-data=private.keys",
         f"--dbname={info.url()}",
     ]
     # Its messages go to a file: a pipe left unread could fill and stall the dump.
@@ -233,7 +243,7 @@ def create_set(
             if dbt_manifest.exists()
             else None,
             "members": members,
-            **_table_stats(settings),
+            **table_stats(settings),
         }
         with tempfile.TemporaryFile() as plain:
             plain.write(json.dumps(manifest, sort_keys=True).encode())

@@ -1,0 +1,134 @@
+"""`rempart backup verify`: a set proves it restores.
+
+Every member's hash and every chunk are checked (backup_set.check_set), then the warehouse
+dump is restored into a throw-away PostgreSQL server, whose every table must have the
+manifest's row count and checksum, and whose audit trail must verify under the audit key.
+The outcome, pass or fail, and its duration go to the live audit trail.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg import sql
+
+from flows.backup.backup_set import BackupError, check_set, table_stats
+from flows.database import EmbeddedServer, connection_info, temporary_server
+from flows.secrets import SecretStore
+from flows.settings import Settings
+from loaders.archive import ArchiveError, decrypt_stream
+from loaders.audit import append_event, verify_chain
+
+
+@dataclass
+class Verification:
+    name: str
+    passed: bool = False
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    tables: int = 0
+
+
+def _restore_warehouse(path: Path, key: bytes, scratch: Settings, roles: list[str]) -> None:
+    info = connection_info(scratch)
+    with info.connect(autocommit=True) as admin:
+        for role in roles:  # owners and grants of the dump; no login, no password
+            exists = admin.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+            if not exists:
+                admin.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+    command = [
+        str(EmbeddedServer.binary("pg_restore")),
+        "--exit-on-error",
+        "--single-transaction",
+        f"--dbname={info.url()}",
+    ]
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
+        assert process.stdin is not None
+        try:
+            with (path / "warehouse.dump.enc").open("rb") as sealed:
+                decrypt_stream(sealed, process.stdin, key)
+        except ArchiveError as error:
+            process.kill()
+            raise BackupError(f"{path.name}: warehouse.dump.enc: {error}") from error
+        except BrokenPipeError:
+            pass  # pg_restore stopped: its message says why
+        finally:
+            process.stdin.close()
+        if process.wait() != 0:
+            errors.seek(0)
+            message = errors.read().decode(errors="replace").strip()[-800:]
+            raise BackupError(f"{path.name}: the warehouse does not restore: {message}")
+
+
+def verify_set(
+    settings: Settings, path: Path, progress: Callable[[str], None] = print
+) -> Verification:
+    started = time.monotonic()
+    result = Verification(path.name)
+    secrets = SecretStore(settings.secrets_dir)
+    try:
+        progress(f"verify {path.name}: hashes and chunks")
+        manifest = check_set(path, secrets.get_bytes("backup_key"))
+        with temporary_server(settings) as scratch:
+            progress(f"verify {path.name}: restoring the warehouse into a throw-away server")
+            _restore_warehouse(
+                path, secrets.get_bytes("backup_key"), scratch, manifest.get("roles", [])
+            )
+            progress(f"verify {path.name}: row counts and checksums")
+            restored = table_stats(scratch)
+            expected = manifest["tables"]
+            result.tables = len(expected)
+            for table in sorted(set(expected) | set(restored["tables"])):
+                if expected.get(table) != restored["tables"].get(table):
+                    result.problems.append(
+                        f"{table}: manifest {expected.get(table)}, restored "
+                        f"{restored['tables'].get(table)}"
+                    )
+            if restored["audit_head"] != manifest["audit_head"]:
+                result.problems.append("the audit trail's last event differs from the manifest")
+            with connection_info(scratch).connect() as conn:
+                chain = verify_chain(conn, secrets.get_bytes("audit_key"))
+            if not chain.intact:
+                result.problems.append(
+                    f"restored audit trail broken at event {chain.broken_event_id}: {chain.problem}"
+                )
+    except BackupError as error:
+        result.problems.append(str(error))
+    result.passed = not result.problems
+    result.seconds = round(time.monotonic() - started, 1)
+    _record(settings, result)
+    return result
+
+
+def _record(settings: Settings, result: Verification) -> None:
+    with connection_info(settings).connect() as conn, conn.transaction():
+        append_event(
+            conn,
+            "backup_verified" if result.passed else "backup_verification_failed",
+            settings.user,
+            details={
+                "set": result.name,
+                "seconds": result.seconds,
+                "tables": result.tables,
+                "problems": result.problems[:20],
+            },
+        )
+
+
+def last_verifications(settings: Settings) -> dict[str, tuple[bool, str]]:
+    """{set name: (passed, when)} of the latest verification of each set, from the trail."""
+    with connection_info(settings).connect() as conn:
+        rows = conn.execute(
+            "select distinct on (details ->> 'set') details ->> 'set', action, occurred_at "
+            "from audit.events where action in ('backup_verified', 'backup_verification_failed') "
+            "order by details ->> 'set', event_id desc"
+        ).fetchall()
+    return {
+        name: (action == "backup_verified", f"{at:%Y-%m-%d %H:%M}") for name, action, at in rows
+    }
