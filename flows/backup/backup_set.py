@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from subprocess import Popen
 from typing import BinaryIO
 
 from psycopg import sql
@@ -149,29 +150,43 @@ def table_stats(settings: Settings) -> dict[str, dict[str, int]]:
 
 
 @contextlib.contextmanager
+def postgres_tool(name: str, args: list[str], failure: str, **pipes: int) -> Iterator[Popen]:
+    """pg_dump or pg_restore of the embedded server's binaries, with its messages in a file
+    (a pipe left unread could fill and stall it). A failure of the tool raises BackupError
+    `failure: <its message>`; a failure of the caller kills it."""
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [str(EmbeddedServer.binary(name)), *args], stderr=errors, **pipes
+        )
+        try:
+            yield process
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            for stream in (process.stdin, process.stdout):
+                if stream is not None:
+                    with contextlib.suppress(BrokenPipeError):
+                        stream.close()
+        if process.wait() != 0:
+            errors.seek(0)
+            raise BackupError(f"{failure}: {errors.read().decode(errors='replace').strip()[-800:]}")
+
+
+@contextlib.contextmanager
 def _pg_dump(settings: Settings) -> Iterator[BinaryIO]:
-    info = connection_info(settings)
-    command = [
-        str(EmbeddedServer.binary("pg_dump")),
+    arguments = [
         "--format=custom",
         "--compress=6",
         # The keyed-hash pads of the audit and pseudonymisation keys: key material, which a
         # backup never holds; a restore installs them again from the secrets store.
         "--exclude-table-data=private.keys",
-        f"--dbname={info.url()}",
+        f"--dbname={connection_info(settings).url()}",
     ]
-    # Its messages go to a file: a pipe left unread could fill and stall the dump.
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
-        assert process.stdout is not None
-        try:
-            yield process.stdout
-        finally:
-            process.stdout.close()
-            if process.wait() != 0:
-                errors.seek(0)
-                message = errors.read().decode(errors="replace").strip()[-500:]
-                raise BackupError(f"pg_dump failed: {message}")
+    with postgres_tool("pg_dump", arguments, "pg_dump failed", stdout=subprocess.PIPE) as dump:
+        assert dump.stdout is not None
+        yield dump.stdout
 
 
 @contextlib.contextmanager

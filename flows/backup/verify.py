@@ -9,7 +9,6 @@ The outcome, pass or fail, and its duration go to the live audit trail.
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,8 +16,8 @@ from pathlib import Path
 
 from psycopg import sql
 
-from flows.backup.backup_set import BackupError, check_set, table_stats
-from flows.database import EmbeddedServer, connection_info, temporary_server
+from flows.backup.backup_set import BackupError, check_set, postgres_tool, table_stats
+from flows.database import connection_info, temporary_server
 from flows.secrets import SecretStore
 from flows.settings import Settings
 from loaders.archive import ArchiveError, decrypt_stream
@@ -41,29 +40,17 @@ def _restore_warehouse(path: Path, key: bytes, scratch: Settings, roles: list[st
             exists = admin.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
             if not exists:
                 admin.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
-    command = [
-        str(EmbeddedServer.binary("pg_restore")),
-        "--exit-on-error",
-        "--single-transaction",
-        f"--dbname={info.url()}",
-    ]
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
-        assert process.stdin is not None
+    arguments = ["--exit-on-error", "--single-transaction", f"--dbname={info.url()}"]
+    failure = f"{path.name}: the warehouse does not restore"
+    with postgres_tool("pg_restore", arguments, failure, stdin=subprocess.PIPE) as restore:
+        assert restore.stdin is not None
         try:
             with (path / "warehouse.dump.enc").open("rb") as sealed:
-                decrypt_stream(sealed, process.stdin, key)
+                decrypt_stream(sealed, restore.stdin, key)
         except ArchiveError as error:
-            process.kill()
             raise BackupError(f"{path.name}: warehouse.dump.enc: {error}") from error
         except BrokenPipeError:
-            pass  # pg_restore stopped: its message says why
-        finally:
-            process.stdin.close()
-        if process.wait() != 0:
-            errors.seek(0)
-            message = errors.read().decode(errors="replace").strip()[-800:]
-            raise BackupError(f"{path.name}: the warehouse does not restore: {message}")
+            pass  # pg_restore stopped early: its own message says why
 
 
 def verify_set(
