@@ -209,7 +209,9 @@ def secrets_command(settings: Settings, arguments: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
 
 
-def backup_command(settings: Settings, action: str, name: str | None = None) -> int:
+def backup_command(
+    settings: Settings, action: str, name: str | None = None, dry_run: bool = False
+) -> int:
     from flows.backup.backup_set import BackupError, create_backups, list_sets
     from flows.backup.verify import last_verifications, verify_set
 
@@ -239,8 +241,15 @@ def backup_command(settings: Settings, action: str, name: str | None = None) -> 
         for problem in result.problems:
             print(f"{chosen.path.name}: {problem}", file=sys.stderr)
         return 5
-    now = datetime.now(UTC)
     verified = last_verifications(settings)
+    if action == "rotate":
+        from flows.backup.rotation import rotate
+
+        passed = {set_name for set_name, (ok, _) in verified.items() if ok}
+        removed = rotate(settings, passed, dry_run=dry_run)
+        print(f"{len(removed)} set(s) {'would be ' if dry_run else ''}removed")
+        return 0
+    now = datetime.now(UTC)
     for destination in settings.backup_destinations:
         in_destination = list_sets(destination)
         print(f"{destination}: {len(in_destination)} set(s)")
@@ -442,7 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_commands.add_parser("verify", help="check every event's keyed hash and chain link")
 
-    backup = commands.add_parser("backup", help="encrypted backup sets: create, list, verify")
+    backup = commands.add_parser(
+        "backup", help="encrypted backup sets: create, list, verify, rotate"
+    )
     backup_commands = backup.add_subparsers(dest="backup_command", required=True, metavar="ACTION")
     backup_commands.add_parser(
         "create", help="one encrypted set (warehouse, Superset, archive) in REMPART_BACKUP_DIRS"
@@ -451,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify = backup_commands.add_parser(
         "verify", help="restore a set (default: the newest) into a throw-away server and compare"
     )
+    rotate = backup_commands.add_parser(
+        "rotate",
+        help="delete the sets beyond REMPART_BACKUP_KEEP_DAILY/_WEEKLY/_MONTHLY, never the "
+        "last verified one",
+    )
+    rotate.add_argument("--dry-run", action="store_true", help="say what would go, delete none")
     verify.add_argument("set_name", nargs="?", metavar="SET", help="e.g. rempart-20261203T020000Z")
 
     secrets = commands.add_parser("secrets", help="the secrets store: export and import")
@@ -512,7 +529,10 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
         return audit_verify(settings)
     if arguments.command == "backup":
         return backup_command(
-            settings, arguments.backup_command, getattr(arguments, "set_name", None)
+            settings,
+            arguments.backup_command,
+            getattr(arguments, "set_name", None),
+            getattr(arguments, "dry_run", False),
         )
     if arguments.command == "secrets":
         return secrets_command(settings, arguments)

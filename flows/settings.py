@@ -113,6 +113,9 @@ class Settings(BaseSettings):
         description="Where backup sets go, separated by ':' (other disks, mounted remote "
         "storage); unset: <state>/backups.",
     )
+    backup_keep_daily: int = Field(default=7, ge=0, description="Daily backup sets kept.")
+    backup_keep_weekly: int = Field(default=4, ge=0, description="Weekly backup sets kept.")
+    backup_keep_monthly: int = Field(default=6, ge=0, description="Monthly backup sets kept.")
     superset_sync: bool = Field(
         default=True,
         description="Whether `rempart run` starts Superset and syncs it (false: dbt only).",

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.backup.backup_set import MANIFEST, create_set, read_manifest
+from flows.backup.backup_set import MANIFEST, create_set, list_sets, read_manifest
 from flows.backup.verify import verify_set
 from flows.database import EmbeddedServer
 from flows.secrets import SecretStore
@@ -77,3 +78,27 @@ def test_a_manifest_that_disagrees_with_the_dump_fails(landing: Landing, tmp_pat
     assert not result.passed
     assert any(problem.startswith("raw.files: manifest") for problem in result.problems)
     assert _actions(landing, made.path.name) == ["backup_verification_failed"]
+
+
+def test_rotation_never_deletes_the_last_verified_set(landing: Landing, tmp_path: Path) -> None:
+    destination = tmp_path / "rotated"
+    made = [
+        create_set(
+            landing.settings, destination, datetime(2026, 11, day, 2, tzinfo=UTC), lambda _: None
+        )
+        for day in (1, 2, 3)
+    ]
+    assert verify_set(landing.settings, made[0].path, progress=lambda _: None).passed
+    env = {
+        **landing.env(),
+        "REMPART_BACKUP_DIRS": str(destination),
+        "REMPART_BACKUP_KEEP_DAILY": "0",
+        "REMPART_BACKUP_KEEP_WEEKLY": "0",
+        "REMPART_BACKUP_KEEP_MONTHLY": "0",
+    }
+    assert (
+        "1 set(s) would be removed" in run_rempart("backup", "rotate", "--dry-run", env=env).stdout
+    )
+    assert len(list_sets(destination)) == 3
+    run_rempart("backup", "rotate", env=env)
+    assert [s.path.name for s in list_sets(destination)] == [made[0].path.name, made[2].path.name]
