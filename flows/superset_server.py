@@ -329,15 +329,18 @@ class SupersetServer:
             progress("Superset: creating default roles and permissions")
             self._run([superset, "init"], "superset init")
             self.bootstrap_marker.write_text(fingerprint)
+        self.apply_accounts(superset_accounts(self.settings), {SYNC_ROLE: SYNC_PERMISSIONS})
+
+    def apply_accounts(
+        self,
+        users: list[dict[str, object]],
+        role_permissions: dict[str, list[tuple[str, str]]] | None = None,
+    ) -> None:
+        """Create or update these accounts (superset/bootstrap_access.py describes them)."""
         self._run(
             [str(self.binary("python")), str(BOOTSTRAP_ACCESS)],
             "accounts and roles",
-            stdin=json.dumps(
-                {
-                    "users": superset_accounts(self.settings),
-                    "role_permissions": {SYNC_ROLE: SYNC_PERMISSIONS},
-                }
-            ),
+            stdin=json.dumps({"users": users, "role_permissions": role_permissions or {}}),
         )
 
     def _account_admin(self, action: str, username: str, *extra: str) -> str:

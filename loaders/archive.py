@@ -108,13 +108,13 @@ def _write_atomically(path: Path, writer: Callable[[BinaryIO], None]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-        _sync_folder(path.parent)
+        sync_folder(path.parent)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Make a rename durable: the caller deletes the only other copy once this returns."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:

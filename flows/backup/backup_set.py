@@ -33,22 +33,28 @@ from pathlib import Path
 from subprocess import Popen
 from typing import BinaryIO
 
+import psycopg
 from psycopg import sql
 
 from flows.database import EmbeddedServer, connection_info
 from flows.secrets import SecretStore
 from flows.settings import Settings
-from loaders.archive import ArchiveError, decrypt_stream, encrypt_stream
+from loaders.archive import ArchiveError, decrypt_stream, encrypt_stream, sync_folder
 
 FORMAT = 1
 SET_PREFIX = "rempart-"
 PARTIAL_SUFFIX = ".partial"
 MANIFEST = "manifest.json.enc"
-# Every table Rempart owns; per table, an order-independent checksum of its rows.
-TABLE_STATS_SQL = """
-select table_schema, table_name from information_schema.tables
-where table_type = 'BASE TABLE'
-  and table_schema not in ('pg_catalog', 'information_schema')
+WAREHOUSE = "warehouse.dump.enc"
+# The tables that hold rows: partitions, not their partitioned parents (which would count
+# every landed row twice), and not private.keys, whose rows the dump leaves out.
+TABLES_SQL = """
+select n.nspname, c.relname
+from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
+where c.relkind = 'r'
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_%'
+  and (n.nspname, c.relname) <> ('private', 'keys')
 order by 1, 2
 """
 
@@ -71,24 +77,22 @@ class BackupSet:
     size: int
 
 
-def _sync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class _Hashing:
-    """A write-only file that hashes and counts what goes through it."""
+    """A file seen through: what is written to it or read from it is hashed and counted."""
 
-    def __init__(self, target: BinaryIO) -> None:
-        self.target, self.digest, self.size = target, hashlib.sha256(), 0
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle, self.digest, self.size = handle, hashlib.sha256(), 0
 
-    def write(self, data: bytes) -> int:
+    def _seen(self, data: bytes) -> bytes:
         self.digest.update(data)
         self.size += len(data)
-        return self.target.write(data)
+        return data
+
+    def write(self, data: bytes) -> int:
+        return self.handle.write(self._seen(data))
+
+    def read(self, size: int = -1) -> bytes:
+        return self._seen(self.handle.read(size))
 
 
 def _seal_member(folder: Path, name: str, source: BinaryIO, key: bytes) -> dict[str, object]:
@@ -126,27 +130,26 @@ def _tar_stream(folder: Path) -> Iterator[BinaryIO]:
         raise BackupError(f"could not read {folder}: {failure[0]}")
 
 
-def table_stats(settings: Settings) -> dict[str, dict[str, int]]:
-    stats = {}
-    with connection_info(settings).connect() as conn:
-        tables = conn.execute(TABLE_STATS_SQL).fetchall()
-        for schema, table in tables:
-            count, checksum = conn.execute(
-                sql.SQL(TABLE_CHECKSUM_SQL).format(sql.Identifier(schema, table))
-            ).fetchone()
-            stats[f"{schema}.{table}"] = {"rows": int(count), "checksum": int(checksum)}
-        head = conn.execute(
-            "select event_id, event_hash from audit.events order by event_id desc limit 1"
+def warehouse_state(conn: psycopg.Connection) -> dict[str, object]:
+    """What a restore must reproduce, as this connection's snapshot sees it: every table's
+    row count and order-independent checksum, the audit chain's head, Rempart's roles."""
+    tables = {}
+    for schema, table in conn.execute(TABLES_SQL).fetchall():
+        count, checksum = conn.execute(
+            sql.SQL(TABLE_CHECKSUM_SQL).format(sql.Identifier(schema, table))
         ).fetchone()
-        roles = [
-            name
-            for (name,) in conn.execute(
-                "select rolname from pg_roles where rolname like 'rempart\\_%' order by 1"
-            ).fetchall()
-        ]
-    stats.pop("private.keys", None)  # not in the dump (see _pg_dump)
-    stats_head = {"event_id": head[0], "hash": head[1]} if head else None
-    return {"tables": stats, "audit_head": stats_head, "roles": roles}  # type: ignore[return-value]
+        tables[f"{schema}.{table}"] = {"rows": int(count), "checksum": int(checksum)}
+    head = conn.execute(
+        "select event_id, event_hash from audit.events order by event_id desc limit 1"
+    ).fetchone()
+    roles = conn.execute(
+        "select rolname from pg_roles where rolname like 'rempart\\_%' order by 1"
+    ).fetchall()
+    return {
+        "tables": tables,
+        "audit_head": {"event_id": head[0], "hash": head[1]} if head else None,
+        "roles": [name for (name,) in roles],
+    }
 
 
 @contextlib.contextmanager
@@ -175,8 +178,9 @@ def postgres_tool(name: str, args: list[str], failure: str, **pipes: int) -> Ite
 
 
 @contextlib.contextmanager
-def _pg_dump(settings: Settings) -> Iterator[BinaryIO]:
+def _pg_dump(settings: Settings, snapshot: str) -> Iterator[BinaryIO]:
     arguments = [
+        f"--snapshot={snapshot}",  # the very state the manifest describes
         "--format=custom",
         "--compress=6",
         # The keyed-hash pads of the audit and pseudonymisation keys: key material, which a
@@ -190,19 +194,17 @@ def _pg_dump(settings: Settings) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def _sqlite_copy(database: Path, scratch: Path) -> Iterator[BinaryIO]:
-    """An online backup of Superset's SQLite metadata (consistent while Superset runs)."""
-    copy = scratch / "superset.db"
-    if database.exists():
-        with sqlite3.connect(database) as source, sqlite3.connect(copy) as target:
-            source.backup(target)
-    else:
+def _sqlite_copy(database: Path, scratch_parent: Path) -> Iterator[BinaryIO]:
+    """An online backup of Superset's SQLite metadata (consistent while Superset runs), in a
+    private folder beside the original, removed afterwards."""
+    with tempfile.TemporaryDirectory(dir=scratch_parent, prefix=".backup-") as scratch:
+        copy = Path(scratch) / "superset.db"
         copy.write_bytes(b"")
-    try:
+        if database.exists():
+            with sqlite3.connect(database) as source, sqlite3.connect(copy) as target:
+                source.backup(target)
         with copy.open("rb") as handle:
             yield handle
-    finally:
-        copy.unlink(missing_ok=True)
 
 
 def _version() -> str:
@@ -231,16 +233,21 @@ def create_set(
     partial = Path(tempfile.mkdtemp(dir=destination, prefix=f".{name}.", suffix=PARTIAL_SUFFIX))
     try:
         members = []
-        progress(f"backup {name}: warehouse (pg_dump)")
-        with _pg_dump(settings) as dump:
-            members.append(_seal_member(partial, "warehouse.dump.enc", dump, key))
+        # One snapshot for the dump and the manifest's counts: a file landing meanwhile is in
+        # neither, so the manifest describes exactly what the dump holds.
+        with connection_info(settings).connect() as conn:
+            conn.execute("begin isolation level repeatable read read only")
+            (snapshot,) = conn.execute("select pg_export_snapshot()").fetchone()
+            progress(f"backup {name}: row counts and checksums")
+            state = warehouse_state(conn)
+            progress(f"backup {name}: warehouse (pg_dump)")
+            with _pg_dump(settings, snapshot) as dump:
+                members.append(_seal_member(partial, WAREHOUSE, dump, key))
+            conn.rollback()
         progress(f"backup {name}: Superset metadata")
-        scratch = Path(tempfile.mkdtemp(dir=settings.state_dir, prefix=".backup-"))
-        try:
-            with _sqlite_copy(settings.state_dir / "superset" / "superset.db", scratch) as db:
-                members.append(_seal_member(partial, "superset.db.enc", db, key))
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        superset = settings.state_dir / "superset"
+        with _sqlite_copy(superset / "superset.db", settings.state_dir) as db:
+            members.append(_seal_member(partial, "superset.db.enc", db, key))
         for label, folder in (
             ("archive", settings.archive_dir),
             ("quarantine", settings.quarantine_dir),
@@ -248,7 +255,6 @@ def create_set(
             progress(f"backup {name}: {label} ({folder})")
             with _tar_stream(folder) as stream:
                 members.append(_seal_member(partial, f"{label}.tar.enc", stream, key))
-        progress(f"backup {name}: row counts and checksums")
         dbt_manifest = settings.dbt_target_dir / "manifest.json"
         manifest = {
             "format": FORMAT,
@@ -258,15 +264,15 @@ def create_set(
             if dbt_manifest.exists()
             else None,
             "members": members,
-            **table_stats(settings),
+            **state,
         }
         with tempfile.TemporaryFile() as plain:
             plain.write(json.dumps(manifest, sort_keys=True).encode())
             plain.seek(0)
             _seal_member(partial, MANIFEST, plain, key)
-        _sync(partial)
+        sync_folder(partial)
         os.rename(partial, final)
-        _sync(destination)
+        sync_folder(destination)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -286,10 +292,11 @@ def create_backups(settings: Settings, progress: Callable[[str], None] = print) 
         shutil.rmtree(partial, ignore_errors=True)
         shutil.copytree(made.path, partial)
         for member in partial.iterdir():
-            _sync(member)
-        _sync(partial)
+            with member.open("rb") as handle:
+                os.fsync(handle.fileno())
+        sync_folder(partial)
         os.rename(partial, destination / made.path.name)
-        _sync(destination)
+        sync_folder(destination)
         progress(f"backup {made.path.name}: copied to {destination}")
         copies.append(BackupSet(destination / made.path.name, made.created_at, made.size))
     return copies
@@ -327,25 +334,29 @@ def read_manifest(path: Path, key: bytes) -> dict:
         return json.loads(plain.read())
 
 
-def check_set(path: Path, key: bytes) -> dict:
-    """Every member present, of the manifest's size and hash, and every chunk authentic;
-    returns the manifest. The message of a failure names the set, the member and the chunk."""
+def read_member(path: Path, member: dict, key: bytes, target: BinaryIO) -> None:
+    """Decrypt one member into `target`, in one pass that also checks it is the very file
+    the manifest names (its size and SHA-256: no member of another set swapped in)."""
+    file = path / member["name"]
+    if not file.is_file():
+        raise BackupError(f"{path.name}: {member['name']} is missing")
+    with file.open("rb") as handle:
+        seen = _Hashing(handle)
+        try:
+            decrypt_stream(seen, target, key)  # type: ignore[arg-type]
+        except ArchiveError as error:
+            raise BackupError(f"{path.name}: {member['name']}: {error}") from error
+        seen.read()  # anything after the last chunk counts too
+    if seen.size != member["size"] or seen.digest.hexdigest() != member["sha256"]:
+        raise BackupError(f"{path.name}: {member['name']} is not the file the manifest names")
+
+
+def check_set(path: Path, key: bytes, skip: tuple[str, ...] = ()) -> dict:
+    """Every member (but those in `skip`, which the caller reads itself) present, every chunk
+    authentic, each the file the manifest names; returns the manifest. A failure's message
+    names the set, the member and the chunk."""
     manifest = read_manifest(path, key)
     for member in manifest["members"]:
-        file = path / member["name"]
-        if not file.is_file():
-            raise BackupError(f"{path.name}: {member['name']} is missing")
-        digest = hashlib.sha256()
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        if file.stat().st_size != member["size"] or digest.hexdigest() != member["sha256"]:
-            raise BackupError(
-                f"{path.name}: {member['name']} differs from the manifest (altered or truncated)"
-            )
-        with file.open("rb") as handle:
-            try:
-                decrypt_stream(handle, _Discard(), key)  # type: ignore[arg-type]
-            except ArchiveError as error:
-                raise BackupError(f"{path.name}: {member['name']}: {error}") from error
+        if member["name"] not in skip:
+            read_member(path, member, key, _Discard())  # type: ignore[arg-type]
     return manifest

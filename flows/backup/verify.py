@@ -1,13 +1,14 @@
 """`rempart backup verify`: a set proves it restores.
 
-Every member's hash and every chunk are checked (backup_set.check_set), then the warehouse
-dump is restored into a throw-away PostgreSQL server, whose every table must have the
-manifest's row count and checksum, and whose audit trail must verify under the audit key.
-The outcome, pass or fail, and its duration go to the live audit trail.
+Every member's chunks and hash are checked (backup_set.check_set), and the warehouse dump,
+checked the same way as it streams, is restored into a throw-away PostgreSQL server, whose
+every table must have the manifest's row count and checksum, and whose audit trail must
+verify under the audit key. The outcome, pass or fail, and its duration go to the live audit trail.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from collections.abc import Callable
@@ -16,11 +17,17 @@ from pathlib import Path
 
 from psycopg import sql
 
-from flows.backup.backup_set import BackupError, check_set, postgres_tool, table_stats
+from flows.backup.backup_set import (
+    WAREHOUSE,
+    BackupError,
+    check_set,
+    postgres_tool,
+    read_member,
+    warehouse_state,
+)
 from flows.database import connection_info, temporary_server
 from flows.secrets import SecretStore
 from flows.settings import Settings
-from loaders.archive import ArchiveError, decrypt_stream
 from loaders.audit import append_event, verify_chain
 
 
@@ -33,7 +40,9 @@ class Verification:
     tables: int = 0
 
 
-def _restore_warehouse(path: Path, key: bytes, scratch: Settings, roles: list[str]) -> None:
+def _restore_warehouse(
+    path: Path, manifest: dict, key: bytes, scratch: Settings, roles: list[str]
+) -> None:
     info = connection_info(scratch)
     with info.connect(autocommit=True) as admin:
         for role in roles:  # owners and grants of the dump; no login, no password
@@ -44,13 +53,10 @@ def _restore_warehouse(path: Path, key: bytes, scratch: Settings, roles: list[st
     failure = f"{path.name}: the warehouse does not restore"
     with postgres_tool("pg_restore", arguments, failure, stdin=subprocess.PIPE) as restore:
         assert restore.stdin is not None
-        try:
-            with (path / "warehouse.dump.enc").open("rb") as sealed:
-                decrypt_stream(sealed, restore.stdin, key)
-        except ArchiveError as error:
-            raise BackupError(f"{path.name}: warehouse.dump.enc: {error}") from error
-        except BrokenPipeError:
-            pass  # pg_restore stopped early: its own message says why
+        [dump] = [m for m in manifest["members"] if m["name"] == WAREHOUSE]
+        # If pg_restore stops early, its own message (raised by postgres_tool) says why.
+        with contextlib.suppress(BrokenPipeError):
+            read_member(path, dump, key, restore.stdin)  # type: ignore[arg-type]
 
 
 def verify_set(
@@ -59,16 +65,18 @@ def verify_set(
     started = time.monotonic()
     result = Verification(path.name)
     secrets = SecretStore(settings.secrets_dir)
+    key = secrets.get_bytes("backup_key")
     try:
         progress(f"verify {path.name}: hashes and chunks")
-        manifest = check_set(path, secrets.get_bytes("backup_key"))
+        # The warehouse dump is checked as it streams into the restore: read once, not twice.
+        manifest = check_set(path, key, skip=(WAREHOUSE,))
         with temporary_server(settings) as scratch:
             progress(f"verify {path.name}: restoring the warehouse into a throw-away server")
-            _restore_warehouse(
-                path, secrets.get_bytes("backup_key"), scratch, manifest.get("roles", [])
-            )
+            _restore_warehouse(path, manifest, key, scratch, manifest.get("roles", []))
             progress(f"verify {path.name}: row counts and checksums")
-            restored = table_stats(scratch)
+            with connection_info(scratch).connect() as conn:
+                restored = warehouse_state(conn)
+                chain = verify_chain(conn, secrets.get_bytes("audit_key"))
             expected = manifest["tables"]
             result.tables = len(expected)
             for table in sorted(set(expected) | set(restored["tables"])):
@@ -79,8 +87,6 @@ def verify_set(
                     )
             if restored["audit_head"] != manifest["audit_head"]:
                 result.problems.append("the audit trail's last event differs from the manifest")
-            with connection_info(scratch).connect() as conn:
-                chain = verify_chain(conn, secrets.get_bytes("audit_key"))
             if not chain.intact:
                 result.problems.append(
                     f"restored audit trail broken at event {chain.broken_event_id}: {chain.problem}"

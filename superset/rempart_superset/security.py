@@ -73,7 +73,7 @@ def _form_login(view: AuthDBView | AuthLDAPView) -> Response:
     attempts = security.login_attempts
     if attempts.is_locked(username, password):
         return refused(api=False, next_url=next_url)
-    if username in current_app.config["REMPART_SERVICE_ACCOUNTS"]:
+    if security.is_service_account(username):
         attempts.failed(username, "service_account_in_browser")
         return refused(api=False, next_url=next_url)
     user = security.authenticate(username, password)
@@ -152,7 +152,7 @@ class RempartSecurityApi(SecurityApi):
         if not user:
             attempts.failed(username, "password")
             return refused(api=True)
-        if security.is_service_account(user):
+        if security.is_service_account(user.username):
             if not security.request_is_local():
                 attempts.failed(username, "service_account_not_local")
                 return refused(api=True)
@@ -232,8 +232,9 @@ class RempartSecurityManager(SupersetSecurityManager):
             raise RuntimeError(f"REMPART_MFA must be one of {MFA_POLICIES}, not {policy!r}")
         return policy
 
-    def is_service_account(self, user: Any) -> bool:
-        return user.username in current_app.config["REMPART_SERVICE_ACCOUNTS"]
+    @staticmethod
+    def is_service_account(username: str) -> bool:
+        return username in current_app.config["REMPART_SERVICE_ACCOUNTS"]
 
     def mfa_required_for(self, user: Any) -> bool:
         """Whether this person must give a code: always under `required`, once enrolled under
@@ -255,10 +256,7 @@ class RempartSecurityManager(SupersetSecurityManager):
     def authenticate(self, username: str, password: str) -> Any | None:
         """The account these credentials open: the directory's when Rempart uses one, a local
         account's otherwise (and always for the service accounts)."""
-        if (
-            self.auth_type == AUTH_LDAP
-            and username not in current_app.config["REMPART_SERVICE_ACCOUNTS"]
-        ):
+        if self.auth_type == AUTH_LDAP and not self.is_service_account(username):
             return self.auth_user_ldap(username, password)
         return self.auth_user_db(username, password)
 
@@ -315,7 +313,7 @@ class RempartSecurityManager(SupersetSecurityManager):
         (REMPART_DIRECTORY_ROLES), at every login. None (refused) for a person in none of
         the mapped groups, whose account then loses every role, for a disabled account, and
         for the name of a service account, which no directory may take over."""
-        if person.username in current_app.config["REMPART_SERVICE_ACCOUNTS"]:
+        if self.is_service_account(person.username):
             _logger.warning("the directory offered service account %s: refused", person.username)
             return None
         mapping = current_app.config["REMPART_DIRECTORY_ROLES"]
@@ -412,7 +410,7 @@ class RempartSecurityManager(SupersetSecurityManager):
         user = self.get_user_by_id(int(jwt_data["sub"]))
         if user is None or not user.is_active:
             return None
-        if (factor == SERVICE_FACTOR) != self.is_service_account(user):
+        if (factor == SERVICE_FACTOR) != self.is_service_account(user.username):
             return None
         if factor == "password" and self.mfa_required_for(user):
             return None

@@ -80,11 +80,13 @@ class Deployment:
     def password(self, username: str) -> str:
         return SecretStore(self.settings.secrets_dir).get(password_secret(username))
 
+    def secret(self, username: str) -> str:
+        """A demo account's second-factor secret, from the secrets store."""
+        return SecretStore(self.settings.secrets_dir).get(totp_secret(username))
+
     def code(self, username: str, secret: str | None = None) -> str:
         """An unused second-factor code of a demo account (or of the given secret)."""
-        if secret is None:
-            secret = SecretStore(self.settings.secrets_dir).get(totp_secret(username))
-        return unused_code(secret, self._used_steps, username)
+        return unused_code(secret or self.secret(username), self._used_steps, username)
 
     def client(self, username: str) -> SupersetClient:
         """A REST client as this demo account; its token is reused for a while, so the tests

@@ -17,11 +17,10 @@ import pyotp
 import pytest
 
 from flows.superset_server import (
-    BOOTSTRAP_ACCESS,
     SYNC_USERNAME,
     SupersetServer,
 )
-from flows.superset_sync import SupersetClient
+from flows.superset_sync import SupersetClient, SupersetError
 from tests.e2e.conftest import Deployment
 from tests.e2e.test_dashboards import _open_dashboard
 
@@ -66,7 +65,7 @@ def _metadata(deployment: Deployment) -> sqlite3.Connection:
 
 
 def _create_account(deployment: Deployment, tmp_path: Path, username: str, roles: list[str]):
-    """As Rempart creates accounts (superset/bootstrap_access.py), with no second factor."""
+    """As Rempart creates accounts, with no second factor."""
     password_file = tmp_path / f"{username}.password"
     password_file.write_text("a long password for this test only\n")
     password_file.chmod(0o600)
@@ -78,17 +77,7 @@ def _create_account(deployment: Deployment, tmp_path: Path, username: str, roles
         "roles": roles,
         "password_file": str(password_file),
     }
-    server = SupersetServer(deployment.settings)
-    subprocess.run(
-        [str(server.binary("python")), str(BOOTSTRAP_ACCESS)],
-        input=json.dumps({"users": [spec]}),
-        env=server.environment(),
-        cwd=server.home,
-        text=True,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    SupersetServer(deployment.settings).apply_accounts([spec])
     return password_file.read_text().strip()
 
 
@@ -236,7 +225,8 @@ def _me(deployment: Deployment, token: str) -> int:
 def test_the_rest_login_and_refresh_need_the_second_factor(deployment: Deployment) -> None:
     username = "viewer_support"
     assert _api_login(deployment, _credentials(deployment, username)).status_code == 401
-    wrong = _api_login(deployment, _credentials(deployment, username, otp="123456"))
+    stale = pyotp.TOTP(deployment.secret(username)).at(0)  # a code of 1970: never valid now
+    wrong = _api_login(deployment, _credentials(deployment, username, otp=stale))
     assert wrong.status_code == 401 and "access_token" not in wrong.text
     good = _api_login(
         deployment, _credentials(deployment, username, otp=deployment.code(username), refresh=True)
@@ -297,7 +287,7 @@ def test_the_service_account_logs_in_from_this_machine_only(deployment: Deployme
     client = SupersetClient(deployment.url, local.json()["access_token"])
     try:
         assert client.list_all("/api/v1/dashboard/")
-        with pytest.raises(Exception, match="403"):
+        with pytest.raises(SupersetError, match="403"):
             client.request("GET", "/api/v1/security/users/")
     finally:
         client.close()

@@ -45,6 +45,15 @@ def test_a_set_holds_every_member_encrypted_and_checks(landing: Landing, tmp_pat
     (count,) = landing.db.execute("select count(*) from raw.files").fetchone()
     assert tables["raw.files"]["rows"] == count
     assert tables["audit.events"]["rows"] > 0 and manifest["audit_head"]["event_id"] > 0
+    (partitions,) = landing.db.execute(
+        "select count(*) from pg_inherits where inhparent = 'raw.records'::regclass"
+    ).fetchone()
+    assert partitions and "raw.records" not in tables  # each row counted once, in its partition
+    assert (
+        sum(v["rows"] for k, v in tables.items() if k.startswith("raw.records_"))
+        == (landing.db.execute("select count(*) from raw.records").fetchone()[0])
+    )
+    assert "private.keys" not in tables
     assert result.file_id is not None
     archive_key = SecretStore(landing.settings.secrets_dir).get_bytes("archive_key")
     with pytest.raises(BackupError, match=r"manifest\.json\.enc: chunk 0"):  # not its key
@@ -59,12 +68,20 @@ def test_a_flipped_byte_or_a_truncation_is_named(landing: Landing, tmp_path: Pat
     flipped = bytearray(original)
     flipped[len(original) // 2] ^= 0x01
     dump.write_bytes(bytes(flipped))
-    with pytest.raises(
-        BackupError, match=re.escape(f"{made.path.name}: warehouse.dump.enc differs")
-    ):
+    chunk = len(original) // 2 // (1 << 20)  # the archive's 1 MiB chunks
+    named = re.escape(f"{made.path.name}: warehouse.dump.enc: chunk {chunk} fails authentication")
+    with pytest.raises(BackupError, match=named):
         check_set(made.path, key)
     dump.write_bytes(original[:-100])
-    with pytest.raises(BackupError, match=re.escape("warehouse.dump.enc differs")):
+    with pytest.raises(BackupError, match=r"warehouse\.dump\.enc: chunk \d+ fails"):
+        check_set(made.path, key)
+    # An authentic member of another set is not this set's.
+    other = create_set(
+        landing.settings, tmp_path / "other", datetime(2026, 1, 1, tzinfo=UTC), lambda _: None
+    )
+    dump.write_bytes((other.path / "warehouse.dump.enc").read_bytes())
+    swapped = re.escape("warehouse.dump.enc is not the file the manifest names")
+    with pytest.raises(BackupError, match=swapped):
         check_set(made.path, key)
     dump.write_bytes(original)
     assert check_set(made.path, key)
