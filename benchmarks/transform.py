@@ -381,7 +381,7 @@ def describe_query(text: str) -> str:
 
 class Benchmark:
     def __init__(self, settings: Settings, workdir: Path, analyze: bool = False) -> None:
-        from flows.cli import tool_environment
+        from flows.provision import tool_environment
 
         self.settings = settings
         self.workdir = workdir

@@ -74,7 +74,7 @@ def ingest_inbox(settings: Settings, paths: list[Path]) -> LandingSummary:
 
 def _dbt_environment(settings: Settings) -> None:
     """dbt runs in this process: give it the connection settings the `rempart` command uses."""
-    from flows.cli import tool_environment
+    from flows.provision import tool_environment
 
     os.environ.update(tool_environment(settings))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from flows.database import connection_info, role_password, write_pgpass
+from flows.database import connection_info, role_connection, role_password, write_pgpass
 from flows.secrets import SecretStore
 from flows.settings import Settings
 from loaders.schema import LOADER_ROLE, MIGRATION_LOCK, ensure_login_role, install_key, migrate
@@ -171,3 +171,25 @@ def prepare_database(settings: Settings) -> None:
             install_key(admin, "pseudonymisation", secrets.get_bytes("pseudonymisation_key"))
         _provision_transformer(admin, role_password(settings, TRANSFORMER_ROLE))
         _provision_readers(admin, settings)
+
+
+def tool_environment(settings: Settings) -> dict[str, str]:
+    """Environment for dbt and other tools, as the transformer role; never a password."""
+    connection = role_connection(settings, TRANSFORMER_ROLE)
+    env = {
+        **connection.libpq_env(),
+        "REMPART_DB_HOST": connection.host,
+        "REMPART_DB_PORT": str(connection.port),
+        "REMPART_DB_USER": connection.user,
+        "REMPART_DB_NAME": connection.dbname,
+        "REMPART_DB_SSLMODE": connection.options.get(
+            "sslmode", "disable" if connection.host.startswith("/") else "prefer"
+        ),
+        "DBT_PROFILES_DIR": str(settings.project_dir / "dbt_project"),
+        "DBT_PROJECT_DIR": str(settings.project_dir),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+        # Timestamps without a zone in source files are read as UTC, whatever the server says.
+        "PGOPTIONS": "-c timezone=UTC",
+    }
+    return env

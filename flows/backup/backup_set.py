@@ -41,7 +41,10 @@ from flows.secrets import SecretStore
 from flows.settings import Settings
 from loaders.archive import ArchiveError, decrypt_stream, encrypt_stream, sync_folder
 
+# The layout of a set. A release reads the formats from OLDEST_FORMAT to FORMAT; a set of
+# another format is refused with the release that made it, before anything is written.
 FORMAT = 1
+OLDEST_FORMAT = 1
 SET_PREFIX = "rempart-"
 PARTIAL_SUFFIX = ".partial"
 MANIFEST = "manifest.json.enc"
@@ -240,6 +243,9 @@ def create_set(
             (snapshot,) = conn.execute("select pg_export_snapshot()").fetchone()
             progress(f"backup {name}: row counts and checksums")
             state = warehouse_state(conn)
+            installed_keys = dict(
+                conn.execute("select key_name, fingerprint from private.keys").fetchall()
+            )
             progress(f"backup {name}: warehouse (pg_dump)")
             with _pg_dump(settings, snapshot) as dump:
                 members.append(_seal_member(partial, WAREHOUSE, dump, key))
@@ -264,6 +270,9 @@ def create_set(
             if dbt_manifest.exists()
             else None,
             "members": members,
+            # Public identifiers of the keys the data was sealed and pseudonymised with (the
+            # keys stay out): a restore refuses a secrets store that holds other ones.
+            "key_fingerprints": installed_keys,
             **state,
         }
         with tempfile.TemporaryFile() as plain:
@@ -325,13 +334,30 @@ class _Discard:
 
 
 def read_manifest(path: Path, key: bytes) -> dict:
+    """The set's manifest, authentic and of a format this release reads."""
+    if not (path / MANIFEST).is_file():
+        raise BackupError(f"{path.name}: {MANIFEST} is missing: not a complete backup set")
     with (path / MANIFEST).open("rb") as handle, tempfile.TemporaryFile() as plain:
         try:
             decrypt_stream(handle, plain, key)
         except ArchiveError as error:
             raise BackupError(f"{path.name}: {MANIFEST}: {error}") from error
         plain.seek(0)
-        return json.loads(plain.read())
+        manifest = json.loads(plain.read())
+    made_by = f"Rempart {manifest.get('rempart_version', '?')}"
+    found = manifest.get("format")
+    if not isinstance(found, int) or found > FORMAT:
+        raise BackupError(
+            f"{path.name} was made by {made_by} in backup format {found}, newer than this "
+            f"release reads ({FORMAT}): restore it with {made_by} or later"
+        )
+    if found < OLDEST_FORMAT:
+        raise BackupError(
+            f"{path.name} was made by {made_by} in backup format {found}, older than this "
+            f"release reads ({OLDEST_FORMAT} to {FORMAT}): restore it with {made_by}, then "
+            "take a new backup"
+        )
+    return manifest
 
 
 def read_member(path: Path, member: dict, key: bytes, target: BinaryIO) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from psycopg import sql
 
 from flows.backup.backup_set import (
@@ -25,7 +26,7 @@ from flows.backup.backup_set import (
     read_member,
     warehouse_state,
 )
-from flows.database import connection_info, temporary_server
+from flows.database import ConnectionInfo, connection_info, temporary_server
 from flows.secrets import SecretStore
 from flows.settings import Settings
 from loaders.audit import append_event, verify_chain
@@ -40,12 +41,12 @@ class Verification:
     tables: int = 0
 
 
-def _restore_warehouse(
-    path: Path, manifest: dict, key: bytes, scratch: Settings, roles: list[str]
-) -> None:
-    info = connection_info(scratch)
+def restore_warehouse(path: Path, manifest: dict, key: bytes, info: ConnectionInfo) -> None:
+    """The set's dump into the (empty) database `info` names, in one transaction, checked
+    against the manifest's hash as it streams. The roles that own and are granted its objects
+    are created first, without login nor password: provisioning gives those."""
     with info.connect(autocommit=True) as admin:
-        for role in roles:  # owners and grants of the dump; no login, no password
+        for role in manifest.get("roles", []):
             exists = admin.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
             if not exists:
                 admin.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
@@ -57,6 +58,26 @@ def _restore_warehouse(
         # If pg_restore stops early, its own message (raised by postgres_tool) says why.
         with contextlib.suppress(BrokenPipeError):
             read_member(path, dump, key, restore.stdin)  # type: ignore[arg-type]
+
+
+def differences(manifest: dict, conn: psycopg.Connection, audit_key: bytes) -> list[str]:
+    """Where the restored database `conn` differs from the manifest: every table's row count
+    and checksum, the audit trail's last event, and its chain under `audit_key`."""
+    restored = warehouse_state(conn)
+    chain = verify_chain(conn, audit_key)
+    expected, problems = manifest["tables"], []
+    for table in sorted(set(expected) | set(restored["tables"])):
+        if expected.get(table) != restored["tables"].get(table):
+            problems.append(
+                f"{table}: manifest {expected.get(table)}, restored {restored['tables'].get(table)}"
+            )
+    if restored["audit_head"] != manifest["audit_head"]:
+        problems.append("the audit trail's last event differs from the manifest")
+    if not chain.intact:
+        problems.append(
+            f"restored audit trail broken at event {chain.broken_event_id}: {chain.problem}"
+        )
+    return problems
 
 
 def verify_set(
@@ -72,25 +93,12 @@ def verify_set(
         manifest = check_set(path, key, skip=(WAREHOUSE,))
         with temporary_server(settings) as scratch:
             progress(f"verify {path.name}: restoring the warehouse into a throw-away server")
-            _restore_warehouse(path, manifest, key, scratch, manifest.get("roles", []))
+            info = connection_info(scratch)
+            restore_warehouse(path, manifest, key, info)
             progress(f"verify {path.name}: row counts and checksums")
-            with connection_info(scratch).connect() as conn:
-                restored = warehouse_state(conn)
-                chain = verify_chain(conn, secrets.get_bytes("audit_key"))
-            expected = manifest["tables"]
-            result.tables = len(expected)
-            for table in sorted(set(expected) | set(restored["tables"])):
-                if expected.get(table) != restored["tables"].get(table):
-                    result.problems.append(
-                        f"{table}: manifest {expected.get(table)}, restored "
-                        f"{restored['tables'].get(table)}"
-                    )
-            if restored["audit_head"] != manifest["audit_head"]:
-                result.problems.append("the audit trail's last event differs from the manifest")
-            if not chain.intact:
-                result.problems.append(
-                    f"restored audit trail broken at event {chain.broken_event_id}: {chain.problem}"
-                )
+            result.tables = len(manifest["tables"])
+            with info.connect() as conn:
+                result.problems += differences(manifest, conn, secrets.get_bytes("audit_key"))
     except BackupError as error:
         result.problems.append(str(error))
     result.passed = not result.problems

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import tool_environment
 from flows.database import connection_info, role_connection, temporary_server
 from flows.ingest import ingest
-from flows.provision import TRANSFORMER_ROLE, prepare_database
+from flows.provision import TRANSFORMER_ROLE, prepare_database, tool_environment
 from flows.secrets import SecretStore
 from flows.settings import PROJECT_DIR, Settings, load_settings
 

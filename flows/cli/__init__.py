@@ -1,0 +1,60 @@
+"""The `rempart` command line: one module per command group, each adding its parser and the
+function that runs it (`run(settings, arguments) -> exit code`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from flows.cli import audit, backup, database, pipeline, secrets, superset
+from flows.cli.common import CommandError
+from flows.database import DatabaseError
+from flows.secrets import SecretError
+from flows.settings import load_settings
+from loaders.schema import KeyMismatchError
+
+GROUPS = (database, pipeline, superset, audit, backup, secrets)
+# These pass everything after their name through untouched.
+PASSTHROUGH = (["dbt"], ["db", "psql"], ["db", "scratch"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rempart",
+        description="Rempart: files in, governed KPI dashboards out, on your own machine.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    for prefix in PASSTHROUGH:
+        if argv[: len(prefix)] == prefix:
+            argv, passthrough = prefix, argv[len(prefix) :]
+            break
+    arguments = build_parser().parse_args(argv)
+    arguments.passthrough = passthrough
+    try:
+        return arguments.run(load_settings(), arguments)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"REMPART_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+        )
+        print(f"rempart: error: invalid settings: {problems}", file=sys.stderr)
+        return 2
+    except (CommandError, DatabaseError, SecretError, KeyMismatchError, FileNotFoundError) as error:
+        print(f"rempart: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rempart: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["CommandError", "build_parser", "main"]

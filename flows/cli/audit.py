@@ -1,0 +1,60 @@
+"""`rempart audit verify` and `rempart archive decrypt`: the trail and the archive."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from flows.cli.common import CommandError
+from flows.database import connection_info
+from flows.provision import prepare_database
+from flows.secrets import SecretStore
+from flows.settings import Settings
+
+
+def verify(settings: Settings, arguments: argparse.Namespace) -> int:
+    from loaders.audit import verify_chain
+
+    prepare_database(settings)
+    key = SecretStore(settings.secrets_dir).get_bytes("audit_key")
+    with connection_info(settings).connect() as conn:
+        report = verify_chain(conn, key)
+    if report.intact:
+        print(f"audit trail intact: {report.events} events verified")
+        return 0
+    print(f"audit trail BROKEN at event {report.broken_event_id}: {report.problem}")
+    return 4
+
+
+def decrypt(settings: Settings, arguments: argparse.Namespace) -> int:
+    from loaders.archive import ArchiveError, decrypt_file
+
+    source, output = arguments.archive_file, arguments.output
+    if not source.is_file():
+        raise CommandError(f"no such archive: {source}")
+    if output.exists():
+        raise CommandError(f"{output} exists: choose another output path")
+    key = SecretStore(settings.secrets_dir).get_bytes("archive_key")
+    try:
+        decrypt_file(source, output, key)
+    except ArchiveError as error:
+        raise CommandError(f"{source}: {error}") from error
+    print(f"restored {output} ({output.stat().st_size:,} bytes)")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_actions = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_actions.add_parser(
+        "verify", help="check every event's keyed hash and chain link"
+    ).set_defaults(run=verify)
+
+    archive = commands.add_parser("archive", help="the encrypted archive of landed files")
+    archive_actions = archive.add_subparsers(
+        dest="archive_command", required=True, metavar="ACTION"
+    )
+    restore = archive_actions.add_parser("decrypt", help="restore an archived file")
+    restore.add_argument("archive_file", type=Path, help="a .enc file from the archive")
+    restore.add_argument("-o", "--output", type=Path, required=True, help="where to write it")
+    restore.set_defaults(run=decrypt)

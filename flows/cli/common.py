@@ -1,0 +1,28 @@
+"""What every command group shares."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+class CommandError(RuntimeError):
+    """A failure the user can act on: printed as one line, exit code 1, no traceback."""
+
+
+def venv_binary(name: str) -> str:
+    """A tool installed beside this Python (dbt), else whatever PATH finds."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def read_passphrase(passphrase_file: Path | None, confirm: bool) -> str:
+    """From a file (scripts), else typed (twice if `confirm`) at the terminal, never echoed."""
+    if passphrase_file is not None:
+        return passphrase_file.read_text(encoding="utf-8").rstrip("\n")
+    import getpass
+
+    passphrase = getpass.getpass("passphrase: ")
+    if confirm and getpass.getpass("the same passphrase again: ") != passphrase:
+        raise CommandError("the two passphrases differ: nothing written")
+    return passphrase

@@ -1,0 +1,93 @@
+"""`rempart superset`: the dashboards' server, its sync and its accounts."""
+
+from __future__ import annotations
+
+import argparse
+
+from flows import superset_server, superset_sync
+from flows.cli.common import CommandError
+from flows.provision import prepare_database
+from flows.secrets import SecretStore
+from flows.settings import Settings
+
+
+def start(settings: Settings, server: superset_server.SupersetServer) -> None:
+    prepare_database(settings)
+    print(f"Superset: {server.start()}")
+    secrets = SecretStore(settings.secrets_dir)
+    print(f"Dashboards: {server.url}/dashboard/list/")
+    if settings.auth != "db":
+        print("  log in with your directory account")
+        return
+    print(
+        f"  log in as {superset_server.ADMIN_USERNAME}, password in "
+        f"{secrets.path('superset_admin_password')}"
+    )
+    print(
+        "  or as analyst / viewer_<department>, password in "
+        f"{secrets.directory / 'superset_user_<username>'}"
+    )
+    print("  second-factor code of a demo account: rempart superset otp USER")
+
+
+def superset(settings: Settings, arguments: argparse.Namespace) -> int:
+    action = arguments.superset_command
+    username = getattr(arguments, "username", None)
+    server = superset_server.SupersetServer(settings)
+    try:
+        if action == "start":
+            start(settings, server)
+        elif action == "stop":
+            print(f"Superset: {server.stop()}")
+        elif action == "status":
+            status = server.status()
+            print(f"Superset: {status.detail}")
+            return 0 if status.running else 1
+        elif action == "sync":
+            prepare_database(settings)
+            superset_sync.sync(settings)
+        elif action == "unlock":
+            prepare_database(settings)
+            print(server.unlock(username))
+        elif action == "mfa":
+            prepare_database(settings)
+            print(server.reset_second_factor(username))
+        elif action == "otp":
+            print(superset_server.current_demo_code(settings, username))
+        elif action == "export":
+            for path in superset_sync.export_assets(settings):
+                print(f"wrote {path.relative_to(settings.project_dir)}")
+    except superset_server.SupersetError as error:
+        raise CommandError(str(error)) from error
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    group = commands.add_parser("superset", help="the dashboards: start, stop, status, sync")
+    group.set_defaults(run=superset)
+    actions = group.add_subparsers(dest="superset_command", required=True, metavar="ACTION")
+    actions.add_parser("start", help="set up and serve Superset on 127.0.0.1")
+    actions.add_parser("stop", help="stop Superset")
+    actions.add_parser("status", help="say whether Superset is up (exit 1 if not)")
+    actions.add_parser(
+        "sync", help="datasets from the dbt marts, dashboards from superset/assets, roles, RLS"
+    )
+    actions.add_parser(
+        "export", help="write the dashboards, as edited in Superset, back to superset/assets"
+    )
+    unlock = actions.add_parser(
+        "unlock", help="lift the lockout of an account after too many failed logins (audited)"
+    )
+    unlock.add_argument("username", metavar="USER")
+    otp = actions.add_parser(
+        "otp", help="print the current second-factor code of a demo account (from .rempart/)"
+    )
+    otp.add_argument("username", metavar="USER")
+    mfa = actions.add_parser("mfa", help="administer accounts' second factor")
+    mfa_actions = mfa.add_subparsers(dest="mfa_command", required=True, metavar="ACTION")
+    reset = mfa_actions.add_parser(
+        "reset",
+        help="forget an account's second factor and end its sessions: it enrols anew at its "
+        "next login (audited)",
+    )
+    reset.add_argument("username", metavar="USER")
