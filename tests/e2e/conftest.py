@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psycopg
 import pyotp
 import pytest
@@ -65,6 +66,31 @@ def unused_code(secret: str, used_steps: dict[str, int], account: str) -> str:
     return pyotp.TOTP(secret).at(step * STEP_SECONDS)
 
 
+def chart_data(
+    client: SupersetClient,
+    dataset_id: int,
+    result_type: str = "full",
+    result_format: str = "json",
+    **query: object,
+) -> httpx.Response:
+    """POST /api/v1/chart/data: one query on a dataset, as this client's account."""
+    body = {
+        "datasource": {"id": dataset_id, "type": "table"},
+        "queries": [{"columns": ["department"], "metrics": ["count"], "row_limit": 1000, **query}],
+        "result_format": result_format,
+        "result_type": result_type,
+    }
+    return client.http.post("/api/v1/chart/data", json=body)
+
+
+def dataset_ids(client: SupersetClient) -> dict[str, int]:
+    """{table name: dataset id} of the datasets this client's account may list."""
+    return {
+        row["table_name"]: row["id"]
+        for row in client.list_all("/api/v1/dataset/", columns="!(id,table_name)")
+    }
+
+
 @dataclass
 class Deployment:
     settings: Settings
@@ -99,6 +125,10 @@ class Deployment:
         )
         self._tokens[username] = (client.access_token, time.time())
         return client
+
+    def forget_logins(self) -> None:
+        """The next client() of each account logs in again."""
+        self._tokens.clear()
 
     def query(self, statement: str, *params: object) -> list[tuple]:
         with connection_info(self.settings).connect() as conn:

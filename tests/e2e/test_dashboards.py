@@ -24,7 +24,7 @@ from flows.superset_sync import (
     normalised,
     unzip_export,
 )
-from tests.e2e.conftest import Deployment
+from tests.e2e.conftest import Deployment, chart_data, dataset_ids
 
 pytestmark = pytest.mark.e2e
 
@@ -108,27 +108,11 @@ def _screenshot(page: object, name: str, folders: list[Path]) -> None:
         shutil.copyfile(first, folder / name)
 
 
-def _chart_data(
-    client: SupersetClient,
-    dataset_id: int,
-    result_type: str = "full",
-    result_format: str = "json",
-    **query: object,
-) -> httpx.Response:
-    body = {
-        "datasource": {"id": dataset_id, "type": "table"},
-        "queries": [{"columns": ["department"], "metrics": ["count"], "row_limit": 1000, **query}],
-        "result_format": result_format,
-        "result_type": result_type,
-    }
-    return client.http.post("/api/v1/chart/data", json=body)
-
-
 def _csv_export(client: SupersetClient) -> httpx.Response:
     """The data of a chart on fct_kpi_values as CSV: an export."""
-    return _chart_data(
+    return chart_data(
         client,
-        _dataset_ids(client)["fct_kpi_values"],
+        dataset_ids(client)["fct_kpi_values"],
         result_format="csv",
         columns=["department", "kpi_value"],
         metrics=[],
@@ -142,13 +126,6 @@ def _warehouse_database_id(client: SupersetClient) -> int:
         for row in client.list_all("/api/v1/database/", columns="!(id,database_name)")
         if row["database_name"] == "Rempart warehouse"
     )
-
-
-def _dataset_ids(client: SupersetClient) -> dict[str, int]:
-    return {
-        row["table_name"]: row["id"]
-        for row in client.list_all("/api/v1/dataset/", columns="!(id,table_name)")
-    }
 
 
 # -- the dashboards in a browser -----------------------------------------------------------
@@ -220,28 +197,26 @@ def test_anonymous_requests_are_refused(deployment: Deployment) -> None:
 def test_chart_data_api_returns_only_the_viewers_department(deployment: Deployment) -> None:
     for department in deployment.departments:
         client = deployment.client(f"viewer_{department}")
-        ids = _dataset_ids(client)
+        ids = dataset_ids(client)
         for mart in DEPARTMENT_MARTS:
             for query in (
                 {},
                 {"extras": {"where": "1 = 1 or department <> ''"}},
                 {"filters": [{"col": "department", "op": "IN", "val": deployment.departments}]},
             ):
-                response = _chart_data(client, ids[mart], **query)
+                response = chart_data(client, ids[mart], **query)
                 assert response.status_code == 200, response.text
                 rows = response.json()["result"][0]["data"]
                 assert {row["department"] for row in rows} <= {department}, (mart, query)
         # Drill to detail: the rows behind a chart, every column.
-        response = _chart_data(
-            client, ids["fct_kpi_values"], "drill_detail", columns=[], metrics=[]
-        )
+        response = chart_data(client, ids["fct_kpi_values"], "drill_detail", columns=[], metrics=[])
         assert response.status_code == 200, response.text
         rows = response.json()["result"][0]["data"]
         assert rows and {row["department"] for row in rows} == {department}
         client.close()
     # The analyst reads every department.
     analyst = deployment.client("analyst")
-    rows = _chart_data(analyst, _dataset_ids(analyst)["fct_kpi_values"]).json()["result"][0]["data"]
+    rows = chart_data(analyst, dataset_ids(analyst)["fct_kpi_values"]).json()["result"][0]["data"]
     assert {row["department"] for row in rows} == set(deployment.departments)
     analyst.close()
 
@@ -250,9 +225,9 @@ def test_daily_value_is_what_the_daily_target_means(deployment: Deployment) -> N
     """The metric the cards and the targets table show: a day's total for additive KPIs, the
     average of the day's values for rates and averages; over a period, the average day."""
     client = deployment.client("viewer_sales")
-    response = _chart_data(
+    response = chart_data(
         client,
-        _dataset_ids(client)["kpi_daily_summary"],
+        dataset_ids(client)["kpi_daily_summary"],
         columns=["kpi_code"],
         metrics=["daily_value"],
     )
@@ -280,9 +255,7 @@ def test_postgres_still_filters_when_superset_rls_is_gone(deployment: Deployment
         admin.request("DELETE", f"/api/v1/rowlevelsecurity/{rule['id']}")
     try:
         viewer = deployment.client("viewer_support")
-        rows = _chart_data(viewer, _dataset_ids(viewer)["fct_kpi_values"]).json()["result"][0][
-            "data"
-        ]
+        rows = chart_data(viewer, dataset_ids(viewer)["fct_kpi_values"]).json()["result"][0]["data"]
         assert {row["department"] for row in rows} == {"support"}
         viewer.close()
     finally:
@@ -418,7 +391,7 @@ def test_a_renamed_column_in_dbt_updates_its_dataset(deployment: Deployment) -> 
     admin = deployment.client("admin")
 
     def dataset_columns() -> set[str]:
-        dataset_id = _dataset_ids(admin)["dq_source_quality"]
+        dataset_id = dataset_ids(admin)["dq_source_quality"]
         result = admin.request("GET", f"/api/v1/dataset/{dataset_id}")["result"]
         return {column["column_name"] for column in result["columns"]}
 
@@ -439,8 +412,8 @@ def test_a_renamed_column_in_dbt_updates_its_dataset(deployment: Deployment) -> 
 
 def test_consultations_are_in_the_audit_trail(deployment: Deployment) -> None:
     client = deployment.client("viewer_operations")
-    ids = _dataset_ids(client)
-    assert _chart_data(client, ids["kpi_daily_summary"]).status_code == 200
+    ids = dataset_ids(client)
+    assert chart_data(client, ids["kpi_daily_summary"]).status_code == 200
     assert client.http.get("/api/v1/dashboard/kpi-overview").status_code == 200
     client.close()
     events = deployment.query(
@@ -483,9 +456,9 @@ def test_a_failed_build_changes_nothing_readers_see_until_a_passing_one(
     def answers() -> dict[tuple[str, str], object]:
         seen = {}
         for username, client in clients.items():
-            ids = _dataset_ids(client)
+            ids = dataset_ids(client)
             for mart in ("fct_kpi_values", "kpi_daily_summary"):
-                response = _chart_data(
+                response = chart_data(
                     client,
                     ids[mart],
                     columns=["department", "measured_on"],

@@ -1,4 +1,5 @@
-"""Fixtures for landing real files into the session's real PostgreSQL server."""
+"""Fixtures: landing real files into the session's real PostgreSQL server, and installations
+of their own (server, secrets, archive) for the tests that destroy one."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from flows.backup.backup_set import list_sets, warehouse_state
+from flows.database import connection_info, temporary_server
 from flows.ingest import ingest
+from flows.secrets import SecretStore
 from flows.settings import Settings
 from loaders.landing import LandingResult
+from tests.conftest import isolated_environment, run_rempart
 
 
 @dataclass
@@ -91,3 +96,62 @@ def landing(
     )
     (tmp_path / "inbox").mkdir()
     yield Landing(settings, db)
+
+
+@dataclass
+class Installation:
+    settings: Settings
+    env: dict[str, str]
+    work: Path
+
+    def rempart(self, *args: str, check: bool = True) -> tuple[int, str]:
+        done = run_rempart(*args, env=self.env, check=check)
+        return done.returncode, done.stdout + done.stderr
+
+    def land(self, name: str, content: str) -> None:
+        inbox = self.work / "inbox"
+        inbox.mkdir(exist_ok=True)
+        (inbox / name).write_text(content)
+        self.rempart("ingest", check=False)  # a rejected file exits non-zero, by design
+
+    def state(self) -> dict[str, object]:
+        """The warehouse as a restore must bring it back (the audit trail grows by the
+        restore's own event, so it is compared apart), and every archived byte."""
+        with connection_info(self.settings).connect() as conn:
+            tables = warehouse_state(conn)["tables"]
+        files = {}
+        for folder in (self.settings.archive_dir, self.settings.quarantine_dir):
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    files[str(path.relative_to(self.work))] = path.read_bytes()
+        return {"tables": {k: v for k, v in tables.items() if k != "audit.events"}, "files": files}
+
+    def audit_actions(self) -> list[str]:
+        with connection_info(self.settings).connect() as conn:
+            rows = conn.execute("select action from audit.events order by event_id").fetchall()
+        return [action for (action,) in rows]
+
+    def backup(self) -> Path:
+        self.rempart("backup", "create")
+        return max(s.path for d in self.settings.backup_destinations for s in list_sets(d))
+
+    @property
+    def backup_key(self) -> bytes:
+        return SecretStore(self.settings.secrets_dir).get_bytes("backup_key")
+
+
+@pytest.fixture
+def installation(rempart_settings: Settings, tmp_path: Path) -> Iterator[Installation]:
+    with temporary_server(rempart_settings) as scratch:
+        env = isolated_environment(scratch.state_dir, tmp_path)
+        settings = scratch.model_copy(
+            update={
+                "inbox_dir": tmp_path / "inbox",
+                "archive_dir": tmp_path / "archive",
+                "quarantine_dir": tmp_path / "quarantine",
+            }
+        )
+        done = Installation(settings, env, tmp_path)
+        done.land("kept.csv", "kpi,value\nkept,1\nkept,2\n")
+        done.land("rejected.csv", "\x00\x01 not a table")
+        yield done

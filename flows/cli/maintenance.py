@@ -1,0 +1,33 @@
+"""`rempart maintenance`: the nightly flow once (backup, verify, rotate), e.g. from cron."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from flows.settings import Settings
+
+
+def maintenance(settings: Settings, arguments: argparse.Namespace) -> int:
+    from flows.orchestration import prefect_environment
+
+    prefect_environment(settings)  # before Prefect is imported: it reads its settings then
+    from flows.maintenance import MaintenanceFailed, rempart_maintenance
+
+    try:
+        outcome = rempart_maintenance()
+    except MaintenanceFailed as failed:
+        print(f"rempart maintenance: {failed}", file=sys.stderr)
+        return 5
+    print(
+        f"backup {outcome['backup']} made and verified; "
+        f"{len(outcome['rotated_out'])} old set(s) rotated out"
+    )
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser(
+        "maintenance",
+        help="the nightly job once: back up, verify the set restores, rotate old sets",
+    ).set_defaults(run=maintenance)
