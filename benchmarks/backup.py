@@ -58,7 +58,7 @@ select %(file_id)s, '', n, array[
     to_char(date '2022-01-01' + (n %% 1095), 'YYYY-MM-DD'),
     (array['Finance', 'Sales', 'Operations', 'IT', 'Logistics', 'Quality'])[1 + n %% 6],
     (array['Headcount', 'Monthly spend', 'Tickets closed', 'Gross margin'])[1 + n %% 4],
-    to_char(((n * 7919) %% 100000) / 100.0, 'FM99999990.00'),
+    to_char(((n::bigint * 7919) %% 100000) / 100.0, 'FM99999990.00'),
     (array['FTE', 'kEUR', 'count', '%%'])[1 + n %% 4],
     case when n %% 3 = 0 then '' else 'revised after review ' || (n %% 97) end
 ]

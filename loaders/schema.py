@@ -42,6 +42,9 @@ comment on table raw.files is
     'One row per file received: landed, duplicate of a landed file, or failed (with its error).';
 create unique index if not exists files_landed_sha256_key
     on raw.files (sha256) where status = 'landed';
+-- Set by `rempart retention apply` when the file's rows and copies are removed; the
+-- registry row stays, so a file sent again is still known (a duplicate of an expired file).
+alter table raw.files add column if not exists expired_at timestamptz;
 
 create table if not exists raw.sheets (
     file_id bigint not null references raw.files (file_id),

@@ -9,14 +9,23 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from flows.cli import audit, backup, database, maintenance, pipeline, secrets, superset
+from flows.cli import (
+    audit,
+    backup,
+    database,
+    maintenance,
+    pipeline,
+    retention,
+    secrets,
+    superset,
+)
 from flows.cli.common import CommandError
 from flows.database import DatabaseError
 from flows.secrets import SecretError
 from flows.settings import load_settings
 from loaders.schema import KeyMismatchError
 
-GROUPS = (database, pipeline, superset, audit, backup, maintenance, secrets)
+GROUPS = (database, pipeline, superset, audit, backup, retention, maintenance, secrets)
 # These pass everything after their name through untouched.
 PASSTHROUGH = (["dbt"], ["db", "psql"], ["db", "scratch"])
 

@@ -1,4 +1,5 @@
-"""`rempart maintenance`: the nightly flow once (backup, verify, rotate), e.g. from cron."""
+"""`rempart maintenance`: the nightly flow once (backup, verify, rotate, retention), e.g.
+from cron."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def maintenance(settings: Settings, arguments: argparse.Namespace) -> int:
         return 5
     print(
         f"backup {outcome['backup']} made and verified; "
-        f"{len(outcome['rotated_out'])} old set(s) rotated out"
+        f"{len(outcome['rotated_out'])} old set(s) rotated out; "
+        f"{outcome['retention'] or 'retention: nothing is due'}"
     )
     return 0
 
@@ -29,5 +31,6 @@ def maintenance(settings: Settings, arguments: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     commands.add_parser(
         "maintenance",
-        help="the nightly job once: back up, verify the set restores, rotate old sets",
+        help="the nightly job once: back up, verify the set restores, rotate old sets, "
+        "apply retention",
     ).set_defaults(run=maintenance)

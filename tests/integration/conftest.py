@@ -126,6 +126,10 @@ class Installation:
                     files[str(path.relative_to(self.work))] = path.read_bytes()
         return {"tables": {k: v for k, v in tables.items() if k != "audit.events"}, "files": files}
 
+    def query(self, statement: str, *params: object) -> list[tuple]:
+        with connection_info(self.settings).connect() as conn:
+            return conn.execute(statement, params or None).fetchall()
+
     def audit_actions(self) -> list[str]:
         with connection_info(self.settings).connect() as conn:
             rows = conn.execute("select action from audit.events order by event_id").fetchall()

@@ -34,6 +34,7 @@ final as (
         received_at,
         landed_at,
         uploaded_by,
+        expired_at,
         _landed_at,
         coalesce(source_kind, 'unclassified') as source_kind,
         coalesce(date_order, 'ymd') as date_order,

@@ -1,7 +1,7 @@
 {#
     Per source kind: files received, landed, duplicated or failed, rows accepted and rejected,
     and freshness against the cadence declared in source_kinds: a source that stopped sending
-    shows as stale.
+    shows as stale. And what is kept of it, and until when (its retention period).
 #}
 with
 
@@ -11,6 +11,21 @@ source_kinds as (
 
 file_quality as (
     select * from {{ ref('dq_file_quality') }}
+),
+
+file_retention as (
+    select * from {{ ref('dq_file_retention') }}
+),
+
+retention_summarised as (
+    select
+        source_kind,
+        count(*) filter (where not is_expired) as files_kept,
+        count(*) filter (where is_expired) as files_expired,
+        min(received_at) filter (where not is_expired) as oldest_kept_received_at,
+        min(kept_until) filter (where not is_expired) as next_removal_at
+    from file_retention
+    group by source_kind
 ),
 
 files_summarised as (
@@ -50,10 +65,18 @@ final as (
             now() - files_summarised.last_landed_at
             > make_interval(days => source_kinds.expected_every_days::integer),
             true
-        ) as is_stale
+        ) as is_stale,
+        source_kinds.retention_days::integer as retention_days,
+        source_kinds.mart_history,
+        coalesce(retention_summarised.files_kept, 0)::bigint as files_kept,
+        coalesce(retention_summarised.files_expired, 0)::bigint as files_expired,
+        retention_summarised.oldest_kept_received_at,
+        retention_summarised.next_removal_at
     from source_kinds
     left join files_summarised
         on source_kinds.source_kind = files_summarised.source_kind
+    left join retention_summarised
+        on source_kinds.source_kind = retention_summarised.source_kind
 )
 
 select * from final

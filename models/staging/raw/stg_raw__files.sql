@@ -19,6 +19,7 @@ final as (
         landed_at,
         uploaded_by,
         archive_path,
+        expired_at,
         _landed_at
     from raw_files
 )
