@@ -63,7 +63,7 @@ def restore_warehouse(path: Path, manifest: dict, key: bytes, info: ConnectionIn
 def differences(manifest: dict, conn: psycopg.Connection, audit_key: bytes) -> list[str]:
     """Where the restored database `conn` differs from the manifest: every table's row count
     and checksum, the audit trail's last event, and its chain under `audit_key`."""
-    restored = warehouse_state(conn)
+    restored = warehouse_state(conn, manifest.get("checksum_method", "md5-60"))
     chain = verify_chain(conn, audit_key)
     expected, problems = manifest["tables"], []
     for table in sorted(set(expected) | set(restored["tables"])):

@@ -46,6 +46,11 @@ def status(settings: Settings, arguments: argparse.Namespace) -> int:
         return 0
     embedded = EmbeddedServer(settings).status()
     print(f"embedded server: {embedded.detail}")
+    from flows.disk_encryption import at_rest
+
+    # The data folder holds every landed row in clear, the inbox every file not yet landed.
+    for folder in (EmbeddedServer(settings).pgdata, settings.inbox_dir):
+        print(f"at rest: {at_rest(folder).describe()}")
     return 0 if embedded.running else 1
 
 

@@ -10,7 +10,13 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.backup.backup_set import MANIFEST, create_set, list_sets, read_manifest
+from flows.backup.backup_set import (
+    MANIFEST,
+    create_set,
+    list_sets,
+    read_manifest,
+    warehouse_state,
+)
 from flows.backup.verify import verify_set
 from flows.database import EmbeddedServer
 from flows.secrets import SecretStore
@@ -102,3 +108,24 @@ def test_rotation_never_deletes_the_last_verified_set(landing: Landing, tmp_path
     assert len(list_sets(destination)) == 3
     run_rempart("backup", "rotate", env=env)
     assert [s.path.name for s in list_sets(destination)] == [made[0].path.name, made[2].path.name]
+
+
+def test_a_set_of_the_first_format_still_verifies(landing: Landing, tmp_path: Path) -> None:
+    """Sets made before the manifest named its checksum method summed MD5s: a verification
+    recomputes with that method, and it passes."""
+    made = create_set(landing.settings, tmp_path / "backups", progress=lambda _: None)
+    key = SecretStore(landing.settings.secrets_dir).get_bytes("backup_key")
+    manifest = read_manifest(made.path, key)
+    assert manifest.pop("checksum_method") == "hash-record-64"
+    with landing.db.transaction():
+        landing.db.execute("set transaction isolation level repeatable read")
+        manifest["tables"] = warehouse_state(landing.db, "md5-60")["tables"]
+    assert manifest["tables"]["raw.files"]["checksum"] != 0
+    with tempfile.TemporaryFile() as plain:
+        plain.write(json.dumps(manifest).encode())
+        plain.seek(0)
+        (made.path / MANIFEST).unlink()
+        with (made.path / MANIFEST).open("wb") as sealed:
+            encrypt_stream(plain, sealed, key)
+    result = verify_set(landing.settings, made.path, progress=lambda _: None)
+    assert result.passed, result.problems

@@ -35,6 +35,10 @@ def test_url_is_accepted_by_psycopg_and_psql(rempart_settings: Settings) -> None
 def test_status_and_second_start_are_truthful(rempart_settings: Settings) -> None:
     status = run_rempart("db", "status")
     assert status.stdout.startswith("embedded server: running (pid ")
+    # Whether the data folder's device is encrypted: this machine's answer, named.
+    at_rest = [line for line in status.stdout.splitlines() if line.startswith("at rest: ")]
+    assert len(at_rest) == 2 and str(rempart_settings.state_dir / "pgdata") in at_rest[0]
+    assert any(word in at_rest[0] for word in ("WARNING", "cannot tell", "an encrypted device"))
     again = run_rempart("db", "start")
     assert "already running" in again.stdout
 
