@@ -15,6 +15,7 @@ from flows.cli import (
     database,
     maintenance,
     pipeline,
+    privacy,
     retention,
     secrets,
     superset,
@@ -25,7 +26,17 @@ from flows.secrets import SecretError
 from flows.settings import load_settings
 from loaders.schema import KeyMismatchError
 
-GROUPS = (database, pipeline, superset, audit, backup, retention, maintenance, secrets)
+GROUPS = (
+    database,
+    pipeline,
+    superset,
+    audit,
+    backup,
+    retention,
+    maintenance,
+    privacy,
+    secrets,
+)
 # These pass everything after their name through untouched.
 PASSTHROUGH = (["dbt"], ["db", "psql"], ["db", "scratch"])
 

@@ -68,6 +68,10 @@ def docs(settings: Settings, arguments: argparse.Namespace) -> int:
     """Generate dbt docs and serve them on 127.0.0.1 only (the lineage graph)."""
     if run_dbt(settings, ["docs", "generate"]) != 0:
         raise CommandError("dbt docs generate failed (see above)")
+    from flows.privacy.register import write_register
+
+    register = write_register(settings)
+    print(f"register of processing (personal data, who reads it, how long): {register}")
     port = str(arguments.port)
     print(f"dbt docs on http://127.0.0.1:{port} (Ctrl-C stops)")
     return run_dbt(
