@@ -7,6 +7,7 @@ which is created with fresh random content the first time it is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tempfile
@@ -23,6 +24,11 @@ KNOWN_SECRETS: dict[str, str] = {
     "superset_admin_password": "password",
     "db_admin_password": "password",
 }
+
+
+# A retired key (one that still reads what it sealed, e.g. the audit trail's earlier epochs)
+# is kept beside the current one as `<name>.retired-<fingerprint>`.
+RETIRED_MARK = ".retired-"
 
 
 class SecretError(RuntimeError):
@@ -79,3 +85,43 @@ class SecretStore:
         finally:
             os.unlink(temporary)
         return value
+
+    def is_external(self, name: str) -> bool:
+        """Supplied from outside (REMPART_<NAME>_FILE): not Rempart's to rewrite."""
+        return bool(os.environ.get(f"REMPART_{name.upper()}_FILE"))
+
+    def write(self, name: str, value: str) -> None:
+        """Replace a secret whole (a reader sees the old value or the new, never half)."""
+        if self.is_external(name):
+            raise SecretError(
+                f"{name} comes from REMPART_{name.upper()}_FILE: replace it where it is kept"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(value + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path(name))
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+
+    def new_value(self, name: str) -> str:
+        return _generate(KNOWN_SECRETS.get(name, "password"))
+
+    def retire(self, name: str, fingerprint: str) -> None:
+        """Keep the current value as a retired one (before the current one is replaced)."""
+        retired = f"{name}{RETIRED_MARK}{fingerprint}"
+        if not self.path(retired).exists():
+            self.write(retired, self.get(name))
+
+    def retired_bytes(self, name: str) -> list[bytes]:
+        found = sorted(self.directory.glob(f"{name}{RETIRED_MARK}*"))
+        return [self.get_bytes(path.name) for path in found]
+
+    def keyring(self, name: str) -> list[bytes]:
+        """The current key, then the retired ones (that still read what they sealed)."""
+        return [self.get_bytes(name), *self.retired_bytes(name)]

@@ -13,10 +13,12 @@ flag stops truncation: a file whose final chunk is missing does not decrypt.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -133,3 +135,50 @@ def decrypt_file(source: Path, target: Path, master_key: bytes) -> None:
     """Restore an archived file; nothing is written unless every chunk authenticates."""
     with source.open("rb") as handle:
         _write_atomically(target, lambda out: decrypt_stream(handle, out, master_key))
+
+
+@contextlib.contextmanager
+def produced_stream(producer: Callable[[BinaryIO], None]) -> Iterator[BinaryIO]:
+    """A readable stream of what `producer` writes, run in a thread through a pipe, so
+    neither side holds the whole in memory. The producer's failure is raised on exit."""
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with os.fdopen(write_fd, "wb") as pipe:
+                producer(pipe)
+        except BaseException as error:  # raised to the reader below
+            failure.append(error)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        with os.fdopen(read_fd, "rb") as stream:
+            yield stream
+    finally:
+        thread.join()
+    if failure:
+        raise failure[0]
+
+
+def opens_with(path: Path, master_key: bytes) -> bool:
+    """Whether every chunk of this archived file authenticates under this key."""
+    with path.open("rb") as handle, open(os.devnull, "wb") as discard:
+        try:
+            decrypt_stream(handle, discard, master_key)
+        except ArchiveError:
+            return False
+    return True
+
+
+def reencrypt_file(path: Path, old_key: bytes, new_key: bytes) -> None:
+    """Seal an archived file under a new key, in place, never in clear on disk; the file is
+    replaced only once every chunk of it was read authentic under the old key."""
+    with path.open("rb") as handle:
+
+        def write(out: BinaryIO) -> None:
+            with produced_stream(lambda pipe: decrypt_stream(handle, pipe, old_key)) as plain:
+                encrypt_stream(plain, out, new_key)
+
+        _write_atomically(path, write)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+from loaders.schema import key_fingerprint
 
 
 def append_event(
@@ -41,23 +44,34 @@ class ChainReport:
         return self.broken_event_id is None
 
 
-def verify_chain(conn: psycopg.Connection, audit_key: bytes) -> ChainReport:
+ROTATION = "audit_key_rotated"
+
+
+def verify_chain(conn: psycopg.Connection, audit_keys: bytes | Sequence[bytes]) -> ChainReport:
     """Recompute every event's keyed hash and link; name the first event that does not hold.
 
     Detects an edited event (its hash no longer matches its content), a deleted event (the
     next one is chained to a hash no remaining event has) and a forged one (no key, no valid
     hash). Removing the most recent events leaves a shorter chain that still verifies: compare
     the count with what you expect, or keep the last hash elsewhere.
+
+    `audit_keys`: the current key and the retired ones. The chain starts under one of them;
+    an `audit_key_rotated` event, signed under the key of its epoch, names (by fingerprint)
+    the key of the next epoch, which must be among them.
     """
+    keys = [audit_keys] if isinstance(audit_keys, bytes) else list(audit_keys)
+    by_fingerprint = {key_fingerprint(key): key for key in keys}
+    key: bytes | None = None
     previous_hash: str | None = None
     count = 0
     with conn.transaction(), conn.cursor(name="audit_verify") as cursor:
         cursor.itersize = 5000
         cursor.execute(
-            "select event_id, previous_hash, event_hash, audit.canonical_message(events) "
+            "select event_id, previous_hash, event_hash, audit.canonical_message(events), "
+            "action, details ->> 'new_key_fingerprint' "
             "from audit.events as events order by event_id"
         )
-        for event_id, linked_hash, event_hash, message in cursor:
+        for event_id, linked_hash, event_hash, message, action, next_key in cursor:
             count += 1
             if linked_hash != previous_hash:
                 problem = (
@@ -67,10 +81,31 @@ def verify_chain(conn: psycopg.Connection, audit_key: bytes) -> ChainReport:
                     "was deleted or altered"
                 )
                 return ChainReport(count, event_id, problem)
-            expected = hmac.new(audit_key, message.encode("utf-8"), hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(expected, event_hash):
+            candidates = [key] if key is not None else keys  # the first event picks its epoch
+            signed_by = next(
+                (
+                    candidate
+                    for candidate in candidates
+                    if hmac.compare_digest(
+                        hmac.new(candidate, message.encode("utf-8"), hashlib.sha256).hexdigest(),
+                        event_hash,
+                    )
+                ),
+                None,
+            )
+            if signed_by is None:
                 return ChainReport(
                     count, event_id, "its content does not match its hash: it was edited"
                 )
+            key = signed_by
+            if action == ROTATION:
+                key = by_fingerprint.get(next_key or "")
+                if key is None:
+                    return ChainReport(
+                        count,
+                        event_id,
+                        f"the audit key rotated here to the key {next_key}, which is not in "
+                        "the secrets store: restore it (a retired audit key is never deleted)",
+                    )
             previous_hash = event_hash
     return ChainReport(count)

@@ -25,7 +25,6 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,7 +39,13 @@ from psycopg import sql
 from flows.database import EmbeddedServer, connection_info
 from flows.secrets import SecretStore
 from flows.settings import Settings
-from loaders.archive import ArchiveError, decrypt_stream, encrypt_stream, sync_folder
+from loaders.archive import (
+    ArchiveError,
+    decrypt_stream,
+    encrypt_stream,
+    produced_stream,
+    sync_folder,
+)
 
 # The layout of a set. A release reads the formats from OLDEST_FORMAT to FORMAT; a set of
 # another format is refused with the release that made it, before anything is written.
@@ -112,7 +117,7 @@ class _Hashing:
         return self._seen(self.handle.read(size))
 
 
-def _seal_member(folder: Path, name: str, source: BinaryIO, key: bytes) -> dict[str, object]:
+def seal_member(folder: Path, name: str, source: BinaryIO, key: bytes) -> dict[str, object]:
     path = folder / name
     with path.open("xb") as handle:
         hashing = _Hashing(handle)
@@ -124,27 +129,19 @@ def _seal_member(folder: Path, name: str, source: BinaryIO, key: bytes) -> dict[
 
 @contextlib.contextmanager
 def _tar_stream(folder: Path) -> Iterator[BinaryIO]:
-    """A readable stream of a tar of `folder` (empty if it does not exist), written by a
-    thread, so neither the tar nor its encryption holds the whole in memory."""
-    read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
+    """A readable stream of a tar of `folder` (empty if it does not exist)."""
 
-    def produce() -> None:
-        try:
-            with os.fdopen(write_fd, "wb") as pipe, tarfile.open(fileobj=pipe, mode="w|") as tar:
-                if folder.is_dir():
-                    for path in sorted(folder.rglob("*")):
-                        tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
-        except BaseException as error:  # reported to the reader below
-            failure.append(error)
+    def write_tar(pipe: BinaryIO) -> None:
+        with tarfile.open(fileobj=pipe, mode="w|") as tar:
+            if folder.is_dir():
+                for path in sorted(folder.rglob("*")):
+                    tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
 
-    producer = threading.Thread(target=produce, daemon=True)
-    producer.start()
-    with os.fdopen(read_fd, "rb") as stream:
-        yield stream
-    producer.join()
-    if failure:
-        raise BackupError(f"could not read {folder}: {failure[0]}")
+    try:
+        with produced_stream(write_tar) as stream:
+            yield stream
+    except (OSError, tarfile.TarError) as error:
+        raise BackupError(f"could not read {folder}: {error}") from error
 
 
 def warehouse_state(conn: psycopg.Connection, method: str | None = None) -> dict[str, object]:
@@ -268,7 +265,7 @@ def create_set(
                 counting = counter.submit(warehouse_state, conn)
                 try:
                     with _pg_dump(settings, snapshot) as dump:
-                        members.append(_seal_member(partial, WAREHOUSE, dump, key))
+                        members.append(seal_member(partial, WAREHOUSE, dump, key))
                 except BaseException:
                     conn.cancel_safe()  # no need to finish counting for a set that fails
                     raise
@@ -277,14 +274,14 @@ def create_set(
         progress(f"backup {name}: Superset metadata")
         superset = settings.state_dir / "superset"
         with _sqlite_copy(superset / "superset.db", settings.state_dir) as db:
-            members.append(_seal_member(partial, "superset.db.enc", db, key))
+            members.append(seal_member(partial, "superset.db.enc", db, key))
         for label, folder in (
             ("archive", settings.archive_dir),
             ("quarantine", settings.quarantine_dir),
         ):
             progress(f"backup {name}: {label} ({folder})")
             with _tar_stream(folder) as stream:
-                members.append(_seal_member(partial, f"{label}.tar.enc", stream, key))
+                members.append(seal_member(partial, f"{label}.tar.enc", stream, key))
         dbt_manifest = settings.dbt_target_dir / "manifest.json"
         manifest = {
             "format": FORMAT,
@@ -302,7 +299,7 @@ def create_set(
         with tempfile.TemporaryFile() as plain:
             plain.write(json.dumps(manifest, sort_keys=True).encode())
             plain.seek(0)
-            _seal_member(partial, MANIFEST, plain, key)
+            seal_member(partial, MANIFEST, plain, key)
         sync_folder(partial)
         os.rename(partial, final)
         sync_folder(destination)

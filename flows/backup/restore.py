@@ -53,7 +53,7 @@ from flows.secrets import SecretStore
 from flows.settings import Settings
 from flows.superset_server import SupersetServer
 from loaders.audit import append_event
-from loaders.schema import key_fingerprint
+from loaders.schema import install_key, key_fingerprint
 
 SUPERSET_MEMBER = "superset.db.enc"
 FOLDER_MEMBERS = {"archive": "archive.tar.enc", "quarantine": "quarantine.tar.enc"}
@@ -90,15 +90,25 @@ def installation_contents(settings: Settings) -> list[str]:
     return found
 
 
-def _check_keys(name: str, manifest: dict, secrets: SecretStore) -> None:
+def _check_keys(name: str, manifest: dict, secrets: SecretStore) -> bytes | None:
+    """The set's keys must be this store's; its audit key may be a retired one (the set was
+    made before a rotation), which is returned: the restored chain must continue from it."""
+    sealed_under = None
     for key_name, fingerprint in sorted(manifest.get("key_fingerprints", {}).items()):
+        ring = secrets.keyring(f"{key_name}_key") if key_name == "audit" else []
         held = key_fingerprint(secrets.get_bytes(f"{key_name}_key"))
-        if held != fingerprint:
-            raise BackupError(
-                f"{name} was sealed with another {key_name} key (fingerprint {fingerprint}) "
-                f"than the one in {secrets.directory} ({held}): import the secrets exported "
-                "from the installation that made it (`rempart secrets import`)"
-            )
+        if held == fingerprint:
+            continue
+        retired = [key for key in ring if key_fingerprint(key) == fingerprint]
+        if retired:
+            sealed_under = retired[0]
+            continue
+        raise BackupError(
+            f"{name} was sealed with another {key_name} key (fingerprint {fingerprint}) "
+            f"than the one in {secrets.directory} ({held}): import the secrets exported "
+            "from the installation that made it (`rempart secrets import`)"
+        )
+    return sealed_under
 
 
 def _unpack_folder(path: Path, member: dict, key: bytes, target: Path) -> None:
@@ -142,7 +152,7 @@ def _maintenance(info: ConnectionInfo) -> ConnectionInfo:
 
 @contextlib.contextmanager
 def _staged_warehouse(
-    path: Path, manifest: dict, key: bytes, live: ConnectionInfo, audit_key: bytes
+    path: Path, manifest: dict, key: bytes, live: ConnectionInfo, audit_keys: list[bytes]
 ) -> Iterator[ConnectionInfo]:
     """The set's warehouse in a new database beside the live one, equal to its manifest;
     dropped on the way out unless it was swapped in."""
@@ -154,7 +164,7 @@ def _staged_warehouse(
     try:
         restore_warehouse(path, manifest, key, staged)
         with staged.connect() as conn:
-            problems = differences(manifest, conn, audit_key)
+            problems = differences(manifest, conn, audit_keys)
         if problems:
             raise BackupError(f"{path.name}: the restored warehouse differs: {'; '.join(problems)}")
         yield staged
@@ -222,7 +232,7 @@ def restore_set(
     progress(f"restore {path.name}: hashes and chunks")
     # The warehouse dump is checked as it streams into its new database: read once.
     manifest = check_set(path, key, skip=(WAREHOUSE,))
-    _check_keys(path.name, manifest, secrets)
+    retired_audit_key = _check_keys(path.name, manifest, secrets)
     present = installation_contents(settings)
     if present and not replace:
         raise BackupError(
@@ -236,7 +246,7 @@ def restore_set(
     with contextlib.ExitStack() as staging:
         progress(f"restore {path.name}: the warehouse, into a new database")
         staged_db = staging.enter_context(
-            _staged_warehouse(path, manifest, key, live, secrets.get_bytes("audit_key"))
+            _staged_warehouse(path, manifest, key, live, secrets.keyring("audit_key"))
         )
         staged_paths: list[tuple[Path | None, Path]] = []
         for label, live_folder in (
@@ -275,6 +285,16 @@ def restore_set(
         (superset.home / journal).unlink(missing_ok=True)
     # The next start migrates the restored metadata if it comes from another Superset release.
     superset.bootstrap_marker.unlink(missing_ok=True)
+    if retired_audit_key is not None:
+        # The restored trail ends under an audit key rotated since: it continues, through a
+        # signed rotation event, under the current one.
+        from flows.key_rotation import continue_chain
+
+        with connection_info(settings).connect() as conn, conn.transaction():
+            install_key(conn, "audit", retired_audit_key)
+            continue_chain(
+                conn, secrets.get_bytes("audit_key"), settings.user, f"restore of {path.name}"
+            )
     progress("restore: roles, passwords and keys from the secrets store")
     prepare_database(settings)
     seconds = round(time.monotonic() - started, 1)

@@ -60,11 +60,11 @@ def restore_warehouse(path: Path, manifest: dict, key: bytes, info: ConnectionIn
             read_member(path, dump, key, restore.stdin)  # type: ignore[arg-type]
 
 
-def differences(manifest: dict, conn: psycopg.Connection, audit_key: bytes) -> list[str]:
+def differences(manifest: dict, conn: psycopg.Connection, audit_keys: list[bytes]) -> list[str]:
     """Where the restored database `conn` differs from the manifest: every table's row count
-    and checksum, the audit trail's last event, and its chain under `audit_key`."""
+    and checksum, the audit trail's last event, and its chain under `audit_keys`."""
     restored = warehouse_state(conn, manifest.get("checksum_method", "md5-60"))
-    chain = verify_chain(conn, audit_key)
+    chain = verify_chain(conn, audit_keys)
     expected, problems = manifest["tables"], []
     for table in sorted(set(expected) | set(restored["tables"])):
         if expected.get(table) != restored["tables"].get(table):
@@ -98,7 +98,7 @@ def verify_set(
             progress(f"verify {path.name}: row counts and checksums")
             result.tables = len(manifest["tables"])
             with info.connect() as conn:
-                result.problems += differences(manifest, conn, secrets.get_bytes("audit_key"))
+                result.problems += differences(manifest, conn, secrets.keyring("audit_key"))
     except BackupError as error:
         result.problems.append(str(error))
     result.passed = not result.problems

@@ -16,9 +16,9 @@ def verify(settings: Settings, arguments: argparse.Namespace) -> int:
     from loaders.audit import verify_chain
 
     prepare_database(settings)
-    key = SecretStore(settings.secrets_dir).get_bytes("audit_key")
+    keys = SecretStore(settings.secrets_dir).keyring("audit_key")
     with connection_info(settings).connect() as conn:
-        report = verify_chain(conn, key)
+        report = verify_chain(conn, keys)
     if report.intact:
         print(f"audit trail intact: {report.events} events verified")
         return 0

@@ -36,8 +36,19 @@ def import_(settings: Settings, arguments: argparse.Namespace) -> int:
     return 0
 
 
+def rotate(settings: Settings, arguments: argparse.Namespace) -> int:
+    from flows.key_rotation import RotationError
+    from flows.key_rotation import rotate as rotate_key
+
+    try:
+        print(rotate_key(settings, arguments.name, full_rebuild=arguments.full_rebuild))
+    except RotationError as error:
+        raise CommandError(str(error)) from error
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
-    secrets = commands.add_parser("secrets", help="the secrets store: export and import")
+    secrets = commands.add_parser("secrets", help="the secrets store: export, import, rotate")
     actions = secrets.add_subparsers(dest="secrets_command", required=True, metavar="ACTION")
     exporting = actions.add_parser(
         "export", help="write every secret to a file encrypted under a passphrase you type"
@@ -51,6 +62,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     importing.add_argument("--from", dest="source", type=Path, required=True, help="an export")
     importing.set_defaults(run=import_)
+    rotating = actions.add_parser(
+        "rotate",
+        help="replace a key or password and re-seal what it sealed (audited): archive_key, "
+        "audit_key, backup_key, pseudonymisation_key (--full-rebuild), db-passwords, "
+        "db_<role>_password",
+    )
+    rotating.add_argument("name", metavar="NAME", help="the secret to rotate")
+    rotating.add_argument(
+        "--full-rebuild",
+        action="store_true",
+        help="for pseudonymisation_key: rebuild the marts from raw with the new pseudonyms",
+    )
+    rotating.set_defaults(run=rotate)
     for command in (exporting, importing):
         command.add_argument(
             "--passphrase-file", type=Path, help="read the passphrase from this file (scripts)"

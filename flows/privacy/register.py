@@ -168,8 +168,7 @@ def render(settings: Settings, manifest: dict) -> str:
         )
     lines += [
         "",
-        "`rempart retention apply` (nightly) removes what is due; `rempart privacy erase`",
-        "removes one person on request; both are recorded in the audit trail.",
+        "`rempart retention apply` (nightly) removes what is due, recorded in the audit trail.",
         "",
     ]
     return "\n".join(lines)
