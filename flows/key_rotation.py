@@ -15,6 +15,9 @@ audited with the fingerprints (public identifiers) of the old and new keys, neve
   streamed, the manifest written anew), then the old key is overwritten.
 * `db_<role>_password`, or `db-passwords` for all: the role's password changed in the
   database and in every pgpass file that carries it.
+* `superset_secret_key`: Superset stopped, its encrypted fields and every second-factor
+  secret re-sealed under the new key, then restarted; every session ends, and recovery codes
+  (kept as keyed hashes only) are invalidated, the accounts named.
 * `pseudonymisation_key`: only with `--full-rebuild`: every pseudonym changes, so the key is
   replaced in the database and the marts are rebuilt from raw (a full-refresh run).
 """
@@ -51,6 +54,7 @@ ROTATABLE = (
     "audit_key",
     "backup_key",
     "pseudonymisation_key",
+    "superset_secret_key",
     "db-passwords",
     "db_<role>_password",
 )
@@ -302,6 +306,41 @@ def _rotate_pseudonymisation_key(
     )
 
 
+def _rotate_superset_secret_key(
+    settings: Settings, secrets: SecretStore, progress: Callable
+) -> str:
+    from flows.superset_server import SupersetError, SupersetServer
+
+    server = SupersetServer(settings)
+    old = secrets.get_bytes("superset_secret_key")
+    value = _pending(secrets, "superset_secret_key")
+    was_running = server.status().running
+    if was_running:
+        progress("superset_secret_key: stopping Superset while its secrets are re-sealed")
+        server.stop()
+    try:
+        done = server.reseal_secret_key(
+            secrets.path("superset_secret_key"), secrets.path(f"superset_secret_key{PENDING}")
+        )
+    except SupersetError as error:
+        raise RotationError(f"superset_secret_key not rotated: {error}") from error
+    _finish(secrets, "superset_secret_key", value)
+    _audit(settings, "superset_secret_key", old, _key(value), **done)
+    if was_running:
+        progress(f"Superset: {server.start(progress)}")
+    invalidated = done["recovery_codes_invalidated_for"]
+    return (
+        f"superset_secret_key rotated: {done['second_factors_resealed']} second-factor "
+        "secret(s) re-sealed, every session ended"
+        + (
+            f"; recovery codes invalidated for {', '.join(invalidated)} (`rempart superset "
+            "mfa reset USER` issues new ones at the next login)"
+            if invalidated
+            else ""
+        )
+    )
+
+
 def rotate(
     settings: Settings, name: str, full_rebuild: bool = False, progress: Callable = print
 ) -> str:
@@ -322,8 +361,5 @@ def rotate(
     if name == "db-passwords" or (name.startswith("db_") and name.endswith("_password")):
         return _rotate_passwords(settings, secrets, name)
     if name == "superset_secret_key":
-        raise RotationError(
-            "rotating superset_secret_key is not built yet: it must re-encrypt what Superset "
-            "sealed with it and every second-factor secret"
-        )
+        return _rotate_superset_secret_key(settings, secrets, progress)
     raise RotationError(f"{name} cannot be rotated; one of: {', '.join(ROTATABLE)}")

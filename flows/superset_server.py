@@ -34,6 +34,7 @@ SUPERSET_VENV = PROJECT_DIR / ".venv-superset"
 CONFIG_PATH = PROJECT_DIR / "superset" / "superset_config.py"
 BOOTSTRAP_ACCESS = PROJECT_DIR / "superset" / "bootstrap_access.py"
 ACCOUNT_ADMIN = PROJECT_DIR / "superset" / "account_admin.py"
+SECRET_KEY_ROTATION = PROJECT_DIR / "superset" / "secret_key_rotation.py"
 START_TIMEOUT_SECONDS = 240
 
 ADMIN_USERNAME = "admin"
@@ -343,20 +344,15 @@ class SupersetServer:
             stdin=json.dumps({"users": users, "role_permissions": role_permissions or {}}),
         )
 
-    def _account_admin(self, action: str, username: str, *extra: str) -> str:
-        """Run superset/account_admin.py (audited as the operator's act)."""
+    def _admin_script(
+        self, script: Path, arguments: list[str], what: str, env: dict[str, str] | None = None
+    ) -> str:
+        """Run one of superset/'s administration scripts inside Superset's environment,
+        audited as the operator's act."""
         self.home.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
-            [
-                str(self.binary("python")),
-                str(ACCOUNT_ADMIN),
-                action,
-                username,
-                "--operator",
-                self.settings.user,
-                *extra,
-            ],
-            env=self.environment(),
+            [str(self.binary("python")), str(script), *arguments, "--operator", self.settings.user],
+            env={**self.environment(), **(env or {})},
             cwd=self.home,
             capture_output=True,
             text=True,
@@ -365,8 +361,24 @@ class SupersetServer:
         )
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
-            raise SupersetError(f"{action} {username}: {detail[-1] if detail else 'failed'}")
+            raise SupersetError(f"{what}: {detail[-1] if detail else 'failed'}")
         return result.stdout.strip()
+
+    def _account_admin(self, action: str, username: str, *extra: str) -> str:
+        """Run superset/account_admin.py (audited as the operator's act)."""
+        return self._admin_script(ACCOUNT_ADMIN, [action, username, *extra], f"{action} {username}")
+
+    def reseal_secret_key(self, previous: Path, new: Path) -> dict[str, object]:
+        """Re-seal, under the key in `new`, what Superset sealed under the key in `previous`
+        (Superset must be stopped); returns what was re-sealed and whose recovery codes
+        were invalidated."""
+        output = self._admin_script(
+            SECRET_KEY_ROTATION,
+            ["--previous-key-file", str(previous)],
+            "re-sealing under the new secret key",
+            env={"SUPERSET_SECRET_KEY_FILE": str(new)},
+        )
+        return json.loads(output.splitlines()[-1])
 
     def unlock(self, username: str) -> str:
         """Lift the lockout of one account."""

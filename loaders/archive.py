@@ -156,8 +156,14 @@ def produced_stream(producer: Callable[[BinaryIO], None]) -> Iterator[BinaryIO]:
     try:
         with os.fdopen(read_fd, "rb") as stream:
             yield stream
-    finally:
+    except BaseException:
         thread.join()
+        # The reader's error (a truncated stream) is often the producer's failure seen from
+        # the other side: the producer's says what went wrong (the chunk that failed).
+        if failure and not isinstance(failure[0], BrokenPipeError):
+            raise failure[0] from None
+        raise
+    thread.join()
     if failure:
         raise failure[0]
 

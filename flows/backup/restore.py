@@ -26,7 +26,6 @@ import os
 import shutil
 import sqlite3
 import tarfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ from flows.provision import prepare_database
 from flows.secrets import SecretStore
 from flows.settings import Settings
 from flows.superset_server import SupersetServer
+from loaders.archive import produced_stream
 from loaders.audit import append_event
 from loaders.schema import install_key, key_fingerprint
 
@@ -113,28 +113,14 @@ def _check_keys(name: str, manifest: dict, secrets: SecretStore) -> bytes | None
 
 def _unpack_folder(path: Path, member: dict, key: bytes, target: Path) -> None:
     """Decrypt a tar member straight into `target`, through a pipe: no plain copy on disk."""
-    read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
-
-    def consume() -> None:
-        try:
-            with os.fdopen(read_fd, "rb") as pipe:
-                with tarfile.open(fileobj=pipe, mode="r|") as tar:
-                    tar.extractall(target, filter="data")
-                while pipe.read(1 << 16):  # the tar's end padding: the writer must not block
-                    pass
-        except BaseException as error:
-            failure.append(error)
-
-    consumer = threading.Thread(target=consume, daemon=True)
-    consumer.start()
     try:
-        with os.fdopen(write_fd, "wb") as pipe, contextlib.suppress(BrokenPipeError):
-            read_member(path, member, key, pipe)  # type: ignore[arg-type]
-    finally:
-        consumer.join()
-    if failure:
-        raise BackupError(f"{path.name}: {member['name']} does not unpack: {failure[0]}")
+        with produced_stream(lambda pipe: read_member(path, member, key, pipe)) as plain:
+            with tarfile.open(fileobj=plain, mode="r|") as tar:
+                tar.extractall(target, filter="data")
+            while plain.read(1 << 16):  # the tar's end padding, read so the writer ends
+                pass
+    except (OSError, tarfile.TarError) as error:
+        raise BackupError(f"{path.name}: {member['name']} does not unpack: {error}") from error
 
 
 def _unpack_superset(path: Path, member: dict, key: bytes, target: Path) -> None:

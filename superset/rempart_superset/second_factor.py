@@ -126,6 +126,30 @@ class SecondFactor:
     def _row(self, conn: Connection, user_id: int) -> Row | None:
         return conn.execute(select(enrolments).where(enrolments.c.user_id == user_id)).first()
 
+    def reseal_from(self, previous_secret_key: str) -> tuple[int, list[int]]:
+        """After a secret-key rotation: every second-factor secret sealed under the previous
+        key is sealed under this one. Recovery codes, hashed under the previous key, cannot
+        follow: they are deleted. Returns (secrets resealed, ids of the accounts that had
+        unused recovery codes)."""
+        previous = SecondFactor(self.engine, previous_secret_key)
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(enrolments.c.user_id, enrolments.c.secret)).all()
+            for user_id, sealed in rows:
+                secret = previous._open(user_id, sealed)
+                conn.execute(
+                    update(enrolments)
+                    .where(enrolments.c.user_id == user_id)
+                    .values(secret=self._seal(user_id, secret))
+                )
+            had_codes = conn.execute(
+                select(recovery_codes.c.user_id)
+                .where(recovery_codes.c.used_at.is_(None))
+                .distinct()
+            ).scalars()
+            had_codes = sorted(had_codes)
+            conn.execute(delete(recovery_codes))
+        return len(rows), had_codes
+
     # -- enrolment ---------------------------------------------------------------------------
 
     def is_enrolled(self, user_id: int) -> bool:
