@@ -1,4 +1,5 @@
-"""`rempart privacy register`: personal data, where it goes and how long it stays."""
+"""`rempart privacy register|report`: personal data, where it goes, how long it stays,
+and what Rempart holds about one person."""
 
 from __future__ import annotations
 
@@ -20,8 +21,30 @@ def register_command(settings: Settings, arguments: argparse.Namespace) -> int:
     return 0
 
 
+def report(settings: Settings, arguments: argparse.Namespace) -> int:
+    from flows.privacy.subject import SubjectError, render, subject_access
+    from flows.provision import prepare_database
+
+    kind, value = (
+        ("email", arguments.email)
+        if arguments.email
+        else (
+            "employee_id",
+            arguments.employee_id,
+        )
+    )
+    prepare_database(settings)
+    try:
+        print(render(subject_access(settings, kind, value), kind.replace("_", " ")))
+    except SubjectError as error:
+        raise CommandError(str(error)) from error
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
-    privacy = commands.add_parser("privacy", help="personal data: the register of processing")
+    privacy = commands.add_parser(
+        "privacy", help="personal data: the register of processing, subject access"
+    )
     actions = privacy.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
     writing = actions.add_parser(
         "register",
@@ -30,3 +53,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     writing.add_argument("--to", type=Path, help="another file to write it to")
     writing.set_defaults(run=register_command)
+    access = actions.add_parser(
+        "report",
+        help="subject access: every landed row that holds this person, and nobody else's "
+        "(audited, without the identifier)",
+    )
+    who = access.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="the person's e-mail address")
+    who.add_argument("--employee-id", help="the person's employee ID")
+    access.set_defaults(run=report)
