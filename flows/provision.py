@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
+import sys
 from pathlib import Path
 
 import psycopg
@@ -193,3 +194,9 @@ def tool_environment(settings: Settings) -> dict[str, str]:
         "PGOPTIONS": "-c timezone=UTC",
     }
     return env
+
+
+def venv_binary(name: str) -> str:
+    """A tool installed beside this Python (dbt), else whatever PATH finds."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name

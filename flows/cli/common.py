@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 
 class CommandError(RuntimeError):
     """A failure the user can act on: printed as one line, exit code 1, no traceback."""
-
-
-def venv_binary(name: str) -> str:
-    """A tool installed beside this Python (dbt), else whatever PATH finds."""
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
 
 
 def read_passphrase(passphrase_file: Path | None, confirm: bool) -> str:

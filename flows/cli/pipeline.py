@@ -9,8 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from flows.cli.common import CommandError, venv_binary
-from flows.provision import prepare_database, tool_environment
+from flows.cli.common import CommandError
+from flows.provision import prepare_database, tool_environment, venv_binary
 from flows.settings import Settings
 
 

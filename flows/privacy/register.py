@@ -21,8 +21,7 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from flows.cli.common import venv_binary
-from flows.provision import ANALYST_ROLE, VIEWER_ROLE_PREFIX, tool_environment
+from flows.provision import ANALYST_ROLE, VIEWER_ROLE_PREFIX, tool_environment, venv_binary
 from flows.settings import Settings
 
 REGISTER = Path("docs") / "register_of_processing.md"
