@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from flows.superset_sync import SupersetClient
-from tests.e2e.conftest import Deployment, superset_restarted_with
-from tests.e2e.test_dashboards import _chart_data, _dataset_ids
+from tests.e2e.conftest import Deployment, chart_data, dataset_ids, superset_restarted_with
 
 pytestmark = pytest.mark.e2e
 
@@ -159,8 +158,8 @@ def _login(
 def _departments_seen(deployment: Deployment, token: str) -> set[str]:
     client = SupersetClient(deployment.url, token)
     try:
-        ids = _dataset_ids(client)
-        response = _chart_data(client, ids["fct_kpi_values"])
+        ids = dataset_ids(client)
+        response = chart_data(client, ids["fct_kpi_values"])
         assert response.status_code == 200, response.text
         return {row["department"] for row in response.json()["result"][0]["data"]}
     finally:
