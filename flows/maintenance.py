@@ -48,9 +48,14 @@ def rotate_backups(settings: Settings) -> list[str]:
 
 @task(name="apply_retention")
 def apply_retention(settings: Settings) -> str:
+    from flows.retention import RetentionError
     from flows.retention import apply_retention as remove_due
 
-    report = remove_due(settings, progress=get_run_logger().info)
+    try:
+        report = remove_due(settings, progress=get_run_logger().info)
+    except RetentionError as error:  # nothing built yet: nothing can be due
+        get_run_logger().info(f"retention: skipped: {error}")
+        return ""
     return report.summary(dry_run=False) if report.due else ""
 
 
