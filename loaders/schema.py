@@ -44,7 +44,17 @@ create unique index if not exists files_landed_sha256_key
     on raw.files (sha256) where status = 'landed';
 -- Set by `rempart retention apply` when the file's rows and copies are removed; the
 -- registry row stays, so a file sent again is still known (a duplicate of an expired file).
-alter table raw.files add column if not exists expired_at timestamptz;
+-- Added only where missing: ALTER TABLE would lock the registry against running landings.
+do $$
+begin
+    if not exists (
+        select 1 from pg_attribute
+        where attrelid = 'raw.files'::regclass and attname = 'expired_at' and not attisdropped
+    ) then
+        alter table raw.files add column expired_at timestamptz;
+    end if;
+end
+$$;
 
 create table if not exists raw.sheets (
     file_id bigint not null references raw.files (file_id),
