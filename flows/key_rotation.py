@@ -214,9 +214,18 @@ def _rotate_backup_key(settings: Settings, secrets: SecretStore, progress: Calla
                     f"backup_key not rotated yet: {error}; run it again once that is fixed "
                     "(the sets already re-sealed are recognised)"
                 ) from error
+        _reseal_erasure_journal(destination, old, new)
     _audit(settings, "backup_key", old, new, sets=resealed)
     _finish(secrets, "backup_key", value)
     return f"backup_key rotated: {resealed} set(s) re-sealed, the old key overwritten"
+
+
+def _reseal_erasure_journal(destination: Path, old: bytes, new: bytes) -> None:
+    from flows.privacy.erasure import JOURNAL
+
+    journal = destination / JOURNAL
+    if journal.is_file() and not opens_with(journal, new):
+        reencrypt_file(journal, old, new)
 
 
 def _rotate_password(settings: Settings, secrets: SecretStore, role: str) -> None:
@@ -276,6 +285,18 @@ def _rotate_pseudonymisation_key(
             "the pseudonymisation key makes every pseudonym: a new key changes all of them, "
             "so the marts must be rebuilt from raw. Run `rempart secrets rotate "
             "pseudonymisation_key --full-rebuild` when a full rebuild may run"
+        )
+    with connection_info(settings).connect() as conn:
+        erased = conn.execute("select count(distinct erasure_id) from privacy.erasures").fetchone()[
+            0
+        ]
+    if erased:
+        # The register knows each erased person by pseudonyms under this key alone: under a
+        # new one, nobody could tell them when a later file brought them back.
+        raise RotationError(
+            f"the erasure register holds {erased} erasure(s), known only by pseudonyms under "
+            "the current key: a new key would stop Rempart recognising those people when a "
+            "file brings them back. pseudonymisation_key is not rotated"
         )
     old = secrets.get_bytes("pseudonymisation_key")
     value = _pending(secrets, "pseudonymisation_key")

@@ -68,6 +68,14 @@ def summary_table(summary: PipelineSummary) -> Table:
         for failure in build.failures[:10]:
             table.add_row("", f"[red]{failure}[/]")
     table.add_row("published", summary.publish)
+    if summary.erased_back:
+        rows = sum(count for _, count in summary.erased_back)
+        table.add_row(
+            "erased people",
+            f"[yellow]{rows} row(s) hold a person erased before[/] ("
+            + ", ".join(f"{name}: {count}" for name, count in summary.erased_back)
+            + "): see marts.dq_erased_subject_returns; `rempart privacy erase` removes them",
+        )
     table.add_row("dashboards", summary.sync)
     table.add_row("duration", f"{summary.seconds:.1f} s")
     colour = "green" if summary.outcome == "success" else "red"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from prefect.logging import get_run_logger
 
 from flows import build_state, publish, superset_sync
 from flows.database import DatabaseError
+from flows.privacy.erasure import returned_subjects
 from flows.run_summary import (
     BuildFailed,
     BuildSummary,
@@ -118,7 +120,13 @@ def build_models(
         args += ["--select", "source:raw+", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
-    result = runner.invoke(args)
+    # dbt records sys.argv as its invocation command (target/run_results.json, its log):
+    # the dbt command it runs, not the rempart command line (which may hold an identifier).
+    command_line, sys.argv = sys.argv, ["dbt", *args]
+    try:
+        result = runner.invoke(args)
+    finally:
+        sys.argv = command_line
     summary = BuildSummary()
     node_results = getattr(result.result, "results", None) or []
     for node_result in node_results:
@@ -237,6 +245,7 @@ def rempart_pipeline(
             )
             summary.build = build_models(settings, select, full_refresh, new_data_only)
             summary.publish = publish_marts(settings, summary.build, fingerprint)
+            summary.erased_back = returned_subjects(settings)
         if summary.build and not summary.build.ok:
             summary.outcome = "build_failed"
             summary.reason = "; ".join(summary.build.failures[:3])

@@ -86,15 +86,20 @@ def due_files(conn: psycopg.Connection) -> list[DueFile]:
     return [DueFile(*row) for row in conn.execute(DUE_SQL).fetchall()]
 
 
+def archived_copy(settings: Settings, archive_path: str) -> Path:
+    """Where a file's archived copy is: the registry's path, or, for an archive restored to
+    another folder, the same <year>/<month>/<name> under this installation's archive."""
+    archived = Path(archive_path)
+    if not archived.is_relative_to(settings.archive_dir):
+        archived = settings.archive_dir.joinpath(*archived.parts[-3:])
+    return archived
+
+
 def _copies(settings: Settings, due: DueFile) -> list[Path]:
     """The file's copies on disk: its archive, or its quarantined copy and report."""
     found = []
     if due.archive_path:
-        archived = Path(due.archive_path)
-        if not archived.is_relative_to(settings.archive_dir):
-            # An archive restored elsewhere: the same <year>/<month>/<name> under this one.
-            archived = settings.archive_dir.joinpath(*archived.parts[-3:])
-        found.append(archived)
+        found.append(archived_copy(settings, due.archive_path))
     if due.status == "failed" and settings.quarantine_dir.is_dir():
         for report in settings.quarantine_dir.glob("*.error.json"):
             try:

@@ -52,6 +52,8 @@ class PipelineSummary:
     landing: LandingSummary
     build: BuildSummary | None = None
     publish: str = "not run"
+    # Files that bring back a person erased before: (file name, rows), from the marts.
+    erased_back: list[tuple[str, int]] = field(default_factory=list)
     sync: str = "not run"
     seconds: float = 0.0
     outcome: str = "success"  # success | files_rejected | build_failed | error

@@ -59,7 +59,11 @@ def db(rempart_settings: Settings) -> Iterator[psycopg.Connection]:
 
 
 def run_rempart(
-    *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600
+    *args: str,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 600,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `rempart` command line as a user would, capturing its output."""
     completed = subprocess.run(
@@ -70,6 +74,7 @@ def run_rempart(
         env={**os.environ, **(env or {})},
         timeout=timeout,
         check=False,
+        input=input,
     )
     if check and completed.returncode != 0:
         raise AssertionError(

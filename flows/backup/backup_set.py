@@ -329,7 +329,21 @@ def create_backups(settings: Settings, progress: Callable[[str], None] = print) 
         sync_folder(destination)
         progress(f"backup {made.path.name}: copied to {destination}")
         copies.append(BackupSet(destination / made.path.name, made.created_at, made.size))
+    _refresh_erasure_journals(settings)
     return copies
+
+
+def _refresh_erasure_journals(settings: Settings) -> None:
+    """Every destination holds the erasure register beside its sets, for a restore to apply
+    what was erased after a set was made (flows/privacy/erasure.py)."""
+    from flows.privacy.erasure import register_entries, write_journals
+
+    with connection_info(settings).connect() as conn:
+        if conn.execute("select to_regclass('privacy.erasures')").fetchone()[0] is None:
+            return
+        entries = register_entries(conn)
+    if entries:
+        write_journals(settings, entries)
 
 
 def list_sets(destination: Path) -> list[BackupSet]:

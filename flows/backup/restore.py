@@ -65,6 +65,7 @@ class Restoration:
     tables: int
     seconds: float
     safety_set: str | None
+    erasures_reapplied: int = 0
 
 
 def installation_contents(settings: Settings) -> list[str]:
@@ -257,6 +258,7 @@ def restore_set(
         # An empty member: Superset had never started when the set was made.
         staged_paths.append((metadata if metadata.stat().st_size else None, live_metadata))
 
+        replaced_erasures = _erasure_register(live) if present else []
         if present:
             progress("restore: the set is sound; backing up what it replaces")
             safety_set = create_backups(settings, progress=progress)[0].path.name
@@ -298,6 +300,27 @@ def restore_set(
                 "seconds": seconds,
             },
         )
+    # Erasures logged after the set was made (in the destinations' journals, or in the
+    # database it replaced) are applied to it again before anyone sees it.
+    from flows.privacy.erasure import read_journals, reapply_erasures
+
+    reapplied = reapply_erasures(
+        settings, read_journals(settings) + replaced_erasures, f"restore of {path.name}", progress
+    )
     if superset_was_running:
         progress(f"Superset: {superset.start(progress)}")
-    return Restoration(path.name, len(manifest["tables"]), seconds, safety_set)
+    return Restoration(
+        path.name, len(manifest["tables"]), seconds, safety_set, erasures_reapplied=len(reapplied)
+    )
+
+
+def _erasure_register(live: ConnectionInfo) -> list[dict[str, str]]:
+    from flows.privacy.erasure import register_entries
+
+    try:
+        with live.connect() as conn:
+            if conn.execute("select to_regclass('privacy.erasures')").fetchone()[0] is None:
+                return []
+            return register_entries(conn)
+    except DatabaseError:
+        return []

@@ -68,6 +68,14 @@ def restore(settings: Settings, arguments: argparse.Namespace) -> int:
         + (f"; what it replaced is in {done.safety_set}" if done.safety_set else "")
     )
     print("every Superset session has ended: people log in again (rempart superset start)")
+    if done.erasures_reapplied:
+        print(
+            f"{done.erasures_reapplied} erasure(s) logged after the set was made applied again; "
+            "rebuilding the marts without them (a full-refresh run)"
+        )
+        from flows.orchestration import run_pipeline
+
+        return run_pipeline(settings, full_refresh=True)
     return 0
 
 

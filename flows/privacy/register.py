@@ -81,6 +81,9 @@ def _readers(node: dict) -> str:
 
 def render(settings: Settings, manifest: dict) -> str:
     personal = _seed(settings, "personal_data")
+    identifiers = sorted(
+        {row["personal_data"] for row in personal if row["is_identifier"] == "true"}
+    )
     sources = {row["source_kind"]: row for row in _seed(settings, "source_kinds")}
     headers: dict[tuple[str, str], list[str]] = defaultdict(list)
     for alias in _seed(settings, "header_aliases"):
@@ -168,6 +171,21 @@ def render(settings: Settings, manifest: dict) -> str:
     lines += [
         "",
         "`rempart retention apply` (nightly) removes what is due, recorded in the audit trail.",
+        "",
+        "## The rights of the people concerned",
+        "",
+        f"A person is found by an identifier ({', '.join(f'`{kind}`' for kind in identifiers)}),",
+        "compared by keyed pseudonym, and by every other identifier on their rows.",
+        "",
+        "* Access: `rempart privacy report` prints their landed rows and nobody else's.",
+        "* Erasure: `rempart privacy erase` removes their rows from the warehouse, the archived",
+        "  and quarantined copies and the marts' history, and rebuilds the marts. The erasure",
+        "  register (`privacy.erasures`) keeps the keyed pseudonyms of their identifiers, never",
+        "  an identifier, for as long as the installation: a backup made before the erasure gets",
+        "  it applied again when restored, and a later file that brings them back is flagged",
+        "  (`dq_erased_subject_returns`).",
+        "",
+        "Both are recorded in the audit trail under the identifier's keyed pseudonym.",
         "",
     ]
     return "\n".join(lines)

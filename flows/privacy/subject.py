@@ -3,9 +3,12 @@
 `seeds/personal_data.csv` says which landed column of which source identifies a person
 (`is_identifier`), and what it is (an e-mail, an employee ID); the dbt project says which
 header of which sheet of which file is that column (`int_sheet_columns_mapped`, from the
-header aliases). A person's rows are the landed rows whose cell there, compared as the models
-compare text (trimmed, inner spaces collapsed, case ignored), is the identifier; for a JSON
-cell, its declared key.
+header aliases). A person's rows are the landed rows whose cell there (for a JSON cell, its
+declared key) has the keyed pseudonym of the identifier, the text normalised as the models
+normalise it (trimmed, inner spaces collapsed, case ignored); and the rows that hold another
+identifier found on those rows (the employee ID on the rows found by e-mail). Found by
+pseudonym, never by clear value, so the erasure register (pseudonyms only) finds a person
+again after a restore exactly as the erasure found them.
 
 `rempart privacy report` (subject access) prints those rows: the person's own rows only,
 never another's; and records in the audit trail that a report was made, with the keyed
@@ -23,33 +26,51 @@ import psycopg
 from flows.settings import Settings
 from loaders.audit import append_event
 
-# The cell and the identifier compared as the models' normalise_key macro compares text:
-# trimmed, inner runs of space collapsed, lower-cased. For a JSON cell, its declared key.
-ROWS_SQL = """
-with rows_found as (
-    select files.file_id, files.file_name, records.sheet, records.row_number,
-           sheets.headers, records.cells, files.archive_path, retention.kept_until,
+# Every identifier cell of one declared column, with its keyed pseudonym: the person's rows
+# are then found, and their other identifiers too, by pseudonym alone, so an erasure logged
+# with pseudonyms only can be applied again (after a restore) exactly like the first time.
+IDENTIFIERS_SQL = """
+insert into person_identifiers
+select file_id, sheet, row_number, %(kind)s, privacy.identifier_pseudonym(identifier), %(where)s
+from (
+    select records.file_id, records.sheet, records.row_number,
            case
                when %(json_key)s::text is null then records.cells[mapped.column_position]
                when pg_input_is_valid(records.cells[mapped.column_position], 'jsonb')
                    then records.cells[mapped.column_position]::jsonb ->> %(json_key)s::text
            end as identifier
     from intermediate.int_sheet_columns_mapped as mapped
-    join raw.sheets as sheets
-        on sheets.file_id = mapped.file_id and sheets.sheet = mapped.sheet_name
     join raw.records as records
         on records.file_id = mapped.file_id and records.sheet = mapped.sheet_name
     join raw.files as files on files.file_id = mapped.file_id
-    left join marts.dq_file_retention as retention on retention.file_id = mapped.file_id
     where mapped.source_kind = %(source_kind)s
       and mapped.column_name = %(column_name)s
       and files.expired_at is null
+) as cells
+where privacy.identifier_pseudonym(identifier) is not null
+"""
+
+ROWS_SQL = """
+select files.file_id, files.file_name, records.sheet, records.row_number, sheets.headers,
+       records.cells, files.archive_path, retention.kept_until,
+       (select string_agg(distinct found.found_in, ', ')
+        from person_identifiers as found
+        where (found.identifier_kind, found.pseudonym) in (
+                  select * from unnest(%(kinds)s::text[], %(pseudonyms)s::text[])
+              )
+          and (found.file_id, found.sheet, found.row_number)
+              = (records.file_id, records.sheet, records.row_number)) as found_in
+from raw.records as records
+join raw.sheets as sheets on sheets.file_id = records.file_id and sheets.sheet = records.sheet
+join raw.files as files on files.file_id = records.file_id
+left join marts.dq_file_retention as retention on retention.file_id = records.file_id
+where (records.file_id, records.sheet, records.row_number) in (
+    select file_id, sheet, row_number from person_identifiers
+    where (identifier_kind, pseudonym) in (
+        select * from unnest(%(kinds)s::text[], %(pseudonyms)s::text[])
+    )
 )
-select file_id, file_name, sheet, row_number, headers, cells, archive_path, kept_until
-from rows_found
-where lower(regexp_replace(btrim(identifier), '[[:space:]]+', ' ', 'g'))
-    = lower(regexp_replace(btrim(%(value)s::text), '[[:space:]]+', ' ', 'g'))
-order by file_id, sheet, row_number
+order by files.file_id, records.sheet, records.row_number
 """
 
 
@@ -67,52 +88,98 @@ class PersonRow:
     cells: list[str | None]
     archive_path: str | None
     kept_until: datetime | None
-    found_in: str  # source kind and column
+    found_in: str  # source kind and column (and JSON key) of the identifier that matched
 
 
-def identifier_columns(settings: Settings, kind: str) -> list[dict[str, str]]:
+@dataclass
+class Person:
+    """A person as Rempart knows them: the keyed pseudonyms of their identifiers (every
+    identifier their rows hold, not only the one asked for) and their landed rows."""
+
+    pseudonyms: set[tuple[str, str]]  # (identifier kind, pseudonym)
+    rows: list[PersonRow]
+
+
+def declared_identifiers(settings: Settings) -> list[dict[str, str]]:
     with (settings.project_dir / "seeds" / "personal_data.csv").open(encoding="utf-8") as seed:
-        rows = list(csv.DictReader(seed))
-    kinds = sorted({row["personal_data"] for row in rows if row["is_identifier"] == "true"})
-    found = [r for r in rows if r["personal_data"] == kind and r["is_identifier"] == "true"]
-    if not found:
+        return [row for row in csv.DictReader(seed) if row["is_identifier"] == "true"]
+
+
+def check_identifier_kind(settings: Settings, kind: str) -> None:
+    kinds = sorted({row["personal_data"] for row in declared_identifiers(settings)})
+    if kind not in kinds:
         raise SubjectError(
             f"{kind} identifies no one in seeds/personal_data.csv; identifiers: {', '.join(kinds)}"
         )
-    return found
 
 
-def find_person(
-    conn: psycopg.Connection, settings: Settings, kind: str, value: str
-) -> list[PersonRow]:
+def _index_identifiers(conn: psycopg.Connection, settings: Settings) -> None:
+    """A temporary table of every identifier cell landed, as pseudonyms (this session's)."""
     if (
         conn.execute("select to_regclass('intermediate.int_sheet_columns_mapped')").fetchone()[0]
         is None
     ):
         raise SubjectError("the dbt project has not been built here yet: `rempart run` first")
-    found = []
-    for column in identifier_columns(settings, kind):
-        parameters = {
-            "source_kind": column["source_kind"],
-            "column_name": column["column_name"],
-            "json_key": column["json_key"] or None,
-            "value": value,
-        }
+    conn.execute(
+        "create temporary table if not exists person_identifiers (file_id bigint, sheet text, "
+        "row_number integer, identifier_kind text, pseudonym text, found_in text)"
+    )
+    conn.execute("truncate person_identifiers")
+    for column in declared_identifiers(settings):
         where = f"{column['source_kind']}.{column['column_name']}" + (
             f".{column['json_key']}" if column["json_key"] else ""
         )
-        for row in conn.execute(ROWS_SQL, parameters).fetchall():
-            found.append(PersonRow(*row, found_in=where))
-    return found
+        conn.execute(
+            IDENTIFIERS_SQL,
+            {
+                "kind": column["personal_data"],
+                "where": where,
+                "source_kind": column["source_kind"],
+                "column_name": column["column_name"],
+                "json_key": column["json_key"] or None,
+            },
+        )
+    conn.execute("analyze person_identifiers")
+
+
+def _closure(conn: psycopg.Connection, pseudonyms: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The pseudonyms given, and every other identifier found on the same rows, until no row
+    adds one: a person erased by e-mail is also recognised by their employee ID."""
+    while True:
+        kinds, values = zip(*sorted(pseudonyms), strict=True) if pseudonyms else ((), ())
+        found = {
+            (kind, pseudonym)
+            for kind, pseudonym in conn.execute(
+                "select distinct identifier_kind, pseudonym from person_identifiers "
+                "where (file_id, sheet, row_number) in ("
+                "    select file_id, sheet, row_number from person_identifiers "
+                "    where (identifier_kind, pseudonym) in "
+                "        (select * from unnest(%s::text[], %s::text[])))",
+                (list(kinds), list(values)),
+            ).fetchall()
+        }
+        if found <= pseudonyms:
+            return pseudonyms
+        pseudonyms = pseudonyms | found
+
+
+def find_person(
+    conn: psycopg.Connection, settings: Settings, pseudonyms: set[tuple[str, str]]
+) -> Person:
+    """Every landed row holding one of these identifiers, or another identifier of theirs."""
+    _index_identifiers(conn, settings)
+    pseudonyms = _closure(conn, set(pseudonyms))
+    kinds, values = zip(*sorted(pseudonyms), strict=True) if pseudonyms else ((), ())
+    rows = conn.execute(ROWS_SQL, {"kinds": list(kinds), "pseudonyms": list(values)}).fetchall()
+    return Person(pseudonyms, [PersonRow(*row) for row in rows])
 
 
 def keyed_pseudonym(conn: psycopg.Connection, value: str) -> str:
     """The identifier as the models pseudonymise it (keyed, in the database): what the audit
-    trail may hold of a person."""
-    (pseudonym,) = conn.execute(
-        "select privacy.pseudonymise(lower(regexp_replace(btrim(%s), '[[:space:]]+', ' ', 'g')))",
-        (value,),
-    ).fetchone()
+    trail and the erasure register may hold of a person."""
+    (pseudonym,) = conn.execute("select privacy.identifier_pseudonym(%s)", (value,)).fetchone()
+    if pseudonym is None:
+        raise SubjectError("the identifier is blank")
     return pseudonym
 
 
@@ -120,7 +187,9 @@ def subject_access(settings: Settings, kind: str, value: str) -> list[PersonRow]
     from flows.database import connection_info
 
     with connection_info(settings).connect() as conn:
-        rows = find_person(conn, settings, kind, value)
+        check_identifier_kind(settings, kind)
+        pseudonym = keyed_pseudonym(conn, value)
+        rows = find_person(conn, settings, {(kind, pseudonym)}).rows
         with conn.transaction():
             append_event(
                 conn,
@@ -128,7 +197,7 @@ def subject_access(settings: Settings, kind: str, value: str) -> list[PersonRow]
                 settings.user,
                 details={
                     "identifier_kind": kind,
-                    "identifier_pseudonym": keyed_pseudonym(conn, value),
+                    "identifier_pseudonym": pseudonym,
                     "rows": len(rows),
                     "files": len({row.file_id for row in rows}),
                 },

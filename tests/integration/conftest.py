@@ -104,8 +104,8 @@ class Installation:
     env: dict[str, str]
     work: Path
 
-    def rempart(self, *args: str, check: bool = True) -> tuple[int, str]:
-        done = run_rempart(*args, env=self.env, check=check)
+    def rempart(self, *args: str, check: bool = True, input: str | None = None) -> tuple[int, str]:
+        done = run_rempart(*args, env=self.env, check=check, input=input)
         return done.returncode, done.stdout + done.stderr
 
     def land(self, name: str, content: str) -> None:

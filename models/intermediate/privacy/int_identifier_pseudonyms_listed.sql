@@ -1,0 +1,67 @@
+{#
+    Every identifier cell of every landed row (employee IDs and e-mails, customers' e-mails,
+    as seeds/personal_data.csv declares them), as its keyed pseudonym: what a landed row is
+    matched on against the erasure register. Computed only while the register holds an
+    erasure: the one-time filter below skips every scan when it is empty.
+#}
+with
+
+employee_rows as (
+    {{ extract_cells('hr_headcount', ['employee_id', 'email']) }}
+),
+
+customer_rows as (
+    {{ extract_cells('support_tickets', ['customer']) }}
+),
+
+identifiers_listed as (
+    select
+        file_id,
+        sheet_name,
+        row_number,
+        file_name,
+        landed_at,
+        'employee_id' as identifier_kind,
+        employee_id_text as identifier_text
+    from employee_rows
+    union all
+    select
+        file_id,
+        sheet_name,
+        row_number,
+        file_name,
+        landed_at,
+        'email' as identifier_kind,
+        email_text as identifier_text
+    from employee_rows
+    union all
+    select
+        file_id,
+        sheet_name,
+        row_number,
+        file_name,
+        landed_at,
+        'email' as identifier_kind,
+        case
+            when pg_input_is_valid(customer_text, 'jsonb')
+                then customer_text::jsonb ->> 'email'
+        end as identifier_text
+    from customer_rows
+),
+
+final as (
+    select
+        file_id,
+        sheet_name,
+        row_number,
+        file_name,
+        landed_at,
+        identifier_kind,
+        {{ pseudonymise('identifier_text') }} as identifier_pseudonym
+    from identifiers_listed
+    where
+        {{ normalise_text('identifier_text') }} is not null
+        and exists (select 1 from {{ ref('stg_privacy__erasures') }})
+)
+
+select * from final
