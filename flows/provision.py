@@ -54,38 +54,44 @@ revoke all on function privacy.pseudonymise(text) from public;
 comment on function privacy.pseudonymise(text) is
     'Stable keyed pseudonym (HMAC-SHA256, 128 bits in hex) of a value; null stays null.';
 
--- The pseudonym of an identifier as the models make it: the macro pseudonymise(), whose
--- normalise_key() (macros/parsing/normalise_text.sql) this repeats. For Rempart's own
--- privacy commands (subject access, erasure), which run as administrator.
-create or replace function privacy.identifier_pseudonym(p_value text)
+-- What the erasure register and the audit trail hold of a person: a keyed hash of one of
+-- their identifiers, normalised as the models' normalise_key() does it
+-- (macros/parsing/normalise_text.sql). Under the pseudonymisation key but of another message
+-- than the models' pseudonym, so it matches no pseudonymised row: a register entry says that
+-- someone was erased, and cannot point at what the marts held about them.
+create or replace function privacy.identifier_hash(p_value text)
 returns text
 language sql
 stable
+security definer
 set search_path = pg_catalog
 as $$
-    select privacy.pseudonymise(
-        lower(nullif(regexp_replace(trim(p_value), '[[:space:]\u00a0]+', ' ', 'g'), ''))
-    )
+    select left(private.hmac_sha256(
+        'pseudonymisation',
+        'identifier-hash|'
+        || lower(nullif(regexp_replace(trim(p_value), '[[:space:]\u00a0]+', ' ', 'g'), ''))
+    ), 32)
 $$;
-revoke all on function privacy.identifier_pseudonym(text) from public;
+revoke all on function privacy.identifier_hash(text) from public;
 
--- The erasure register (`rempart privacy erase`): who was erased, as the keyed pseudonyms of
+-- The erasure register (`rempart privacy erase`): who was erased, as the keyed hashes of
 -- their identifiers only. dbt reads it to flag a later file that brings one of them back.
 create table if not exists privacy.erasures (
     erasure_id uuid not null,
     erased_at timestamptz not null,
     identifier_kind text not null,
-    identifier_pseudonym text not null check (identifier_pseudonym ~ '^[0-9a-f]{32}$'),
-    primary key (erasure_id, identifier_kind, identifier_pseudonym)
+    identifier_hash text not null check (identifier_hash ~ '^[0-9a-f]{32}$'),
+    primary key (erasure_id, identifier_kind, identifier_hash)
 );
 comment on table privacy.erasures is
-    'One row per identifier of each person erased: its kind and keyed pseudonym, never itself.';
+    'One row per identifier of each person erased: its kind and keyed hash, never itself.';
 """
 
 TRANSFORMER_GRANTS = [
     "grant usage on schema raw, privacy, audit to {role}",
     "grant select on raw.files, raw.sheets, raw.records, raw.records_as_json to {role}",
     "grant execute on function privacy.pseudonymise(text) to {role}",
+    "grant execute on function privacy.identifier_hash(text) to {role}",
     "grant select on privacy.erasures to {role}",
     "grant execute on function audit.append_event"
     "(text, text, bigint, text, text, bigint, jsonb) to {role}",

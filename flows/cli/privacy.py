@@ -60,9 +60,13 @@ def erase(settings: Settings, arguments: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
     print(done.summary())
     print(
-        "erasure recorded (keyed pseudonyms only) in the erasure register and beside the "
-        "backup sets: a restore of an older set applies it again"
+        "erasure recorded (keyed hashes only) in the erasure register and beside the "
+        "backup sets: a restore of an older set applies it again, and a later file that "
+        "brings the person back is flagged"
     )
+    if not (done.rows_removed or done.history_removed):
+        print("erasure: no landed row held the person; the marts need no rebuild")
+        return 0
     print("erasure: rebuilding the marts without the person (a full-refresh run)")
     from flows.orchestration import run_pipeline
 

@@ -1,7 +1,7 @@
 """`rempart privacy erase`: one person removed from everything Rempart holds.
 
 The person is found as subject access finds them (`flows/privacy/subject.py`): by the keyed
-pseudonym of the identifier given, and of every other identifier on their rows. Then, one
+hash of the identifier given, and of every other identifier on their rows. Then, one
 landed file at a time, in one transaction each, as administrator:
 
 * their rows leave `raw.records`; the sheet's and the file's row counts follow;
@@ -15,12 +15,12 @@ landed file at a time, in one transaction each, as administrator:
 Quarantined (rejected) copies and their reports that mention one of the person's identifiers
 are deleted, and a rejection message that quotes one is redacted in the registry.
 
-Before any of it, the erasure register (`privacy.erasures`: the identifiers' keyed pseudonyms,
+Before any of it, the erasure register (`privacy.erasures`: the identifiers' keyed hashes,
 never the identifiers) records the erasure, and a copy of the register is written, sealed
 under the backup key, beside the backup sets of every destination: a backup restored later,
 made before the erasure, gets it applied again (`reapply_erasures`). A file landed later that
 brings the person back is listed by the mart `dq_erased_subject_returns` and in the run
-summary. Last, a `privacy_erasure` event records the pseudonym and the counts per place; the
+summary. Last, a `privacy_erasure` event records the keyed hash and the counts per place; the
 caller rebuilds the marts from what raw still holds (a full-refresh run).
 """
 
@@ -47,7 +47,7 @@ from flows.privacy.subject import (
     SubjectError,
     check_identifier_kind,
     find_person,
-    keyed_pseudonym,
+    keyed_hash,
 )
 from flows.retention import archived_copy
 from flows.secrets import SecretStore
@@ -71,7 +71,7 @@ class ErasureError(RuntimeError):
 @dataclass
 class ErasureReport:
     erasure_id: str
-    pseudonyms: set[tuple[str, str]]
+    hashes: set[tuple[str, str]]
     rows_removed: int = 0
     files: list[dict[str, object]] = field(default_factory=list)
     quarantined_removed: int = 0
@@ -111,12 +111,12 @@ class ErasureReport:
 
 def register_entries(conn: psycopg.Connection) -> list[dict[str, str]]:
     rows = conn.execute(
-        "select erasure_id::text, erased_at, identifier_kind, identifier_pseudonym "
+        "select erasure_id::text, erased_at, identifier_kind, identifier_hash "
         "from privacy.erasures order by erased_at, erasure_id, identifier_kind, "
-        "identifier_pseudonym"
+        "identifier_hash"
     ).fetchall()
     return [
-        {"erasure_id": e, "erased_at": t.isoformat(), "identifier_kind": k, "pseudonym": p}
+        {"erasure_id": e, "erased_at": t.isoformat(), "identifier_kind": k, "identifier_hash": p}
         for e, t, k, p in rows
     ]
 
@@ -125,9 +125,14 @@ def _record(conn: psycopg.Connection, entries: Iterable[dict[str, str]]) -> None
     for entry in entries:
         conn.execute(
             "insert into privacy.erasures "
-            "(erasure_id, erased_at, identifier_kind, identifier_pseudonym) "
+            "(erasure_id, erased_at, identifier_kind, identifier_hash) "
             "values (%s, %s, %s, %s) on conflict do nothing",
-            (entry["erasure_id"], entry["erased_at"], entry["identifier_kind"], entry["pseudonym"]),
+            (
+                entry["erasure_id"],
+                entry["erased_at"],
+                entry["identifier_kind"],
+                entry["identifier_hash"],
+            ),
         )
 
 
@@ -160,7 +165,9 @@ def read_journals(settings: Settings) -> list[dict[str, str]]:
         except ArchiveError:
             continue
         for entry in json.loads(plain.getvalue())["erasures"]:
-            entries[(entry["erasure_id"], entry["identifier_kind"], entry["pseudonym"])] = entry
+            entries[(entry["erasure_id"], entry["identifier_kind"], entry["identifier_hash"])] = (
+                entry
+            )
     return list(entries.values())
 
 
@@ -311,29 +318,29 @@ def _texts(path: Path) -> str:
 
 
 def _matching_tokens(
-    conn: psycopg.Connection, text: str, pseudonyms: set[tuple[str, str]]
+    conn: psycopg.Connection, text: str, hashes: set[tuple[str, str]]
 ) -> list[str]:
     tokens = sorted(set(TOKEN.findall(text)))[:MAX_TOKENS]
-    values = sorted({pseudonym for _, pseudonym in pseudonyms})
+    values = sorted({identifier_hash for _, identifier_hash in hashes})
     return [
         token
         for (token,) in conn.execute(
             "select token from unnest(%s::text[]) as token "
-            "where privacy.identifier_pseudonym(token) = any(%s)",
+            "where privacy.identifier_hash(token) = any(%s)",
             (tokens, values),
         )
     ]
 
 
 def _erase_rejected(
-    conn: psycopg.Connection, settings: Settings, pseudonyms: set[tuple[str, str]]
+    conn: psycopg.Connection, settings: Settings, hashes: set[tuple[str, str]]
 ) -> tuple[int, int]:
     removed = 0
     if settings.quarantine_dir.is_dir():
         for report in sorted(settings.quarantine_dir.glob("*.error.json")):
             copy = report.with_name(report.name.removesuffix(".error.json"))
             text = _texts(report) + (" " + _texts(copy) if copy.is_file() else "")
-            if _matching_tokens(conn, text, pseudonyms):
+            if _matching_tokens(conn, text, hashes):
                 for path in (copy, report):
                     if path.is_file():
                         _destroy(path)
@@ -343,7 +350,7 @@ def _erase_rejected(
         for file_id, error in conn.execute(
             "select file_id, error from raw.files where error is not null"
         ).fetchall():
-            found = _matching_tokens(conn, error, pseudonyms)
+            found = _matching_tokens(conn, error, hashes)
             if found:
                 for token in found:
                     error = error.replace(token, "[erased]")
@@ -366,12 +373,12 @@ def _apply(
     with conn.transaction():
         _record(conn, entries)
     write_journals(settings, register_entries(conn))
-    pseudonyms = {(e["identifier_kind"], e["pseudonym"]) for e in entries}
-    person = find_person(conn, settings, pseudonyms)
-    report = ErasureReport(entries[0]["erasure_id"], person.pseudonyms)
+    hashes = {(e["identifier_kind"], e["identifier_hash"]) for e in entries}
+    person = find_person(conn, settings, hashes)
+    report = ErasureReport(entries[0]["erasure_id"], person.hashes)
     found_more = [
-        {**entries[0], "identifier_kind": kind, "pseudonym": pseudonym}
-        for kind, pseudonym in person.pseudonyms - pseudonyms
+        {**entries[0], "identifier_kind": kind, "identifier_hash": identifier_hash}
+        for kind, identifier_hash in person.hashes - hashes
     ]
     if found_more:  # their other identifiers: recognised too when they come back
         with conn.transaction():
@@ -390,7 +397,7 @@ def _apply(
         report.rows_removed += int(done["rows"])
         report.history_removed += int(done["history_versions"])
     report.quarantined_removed, report.rejections_redacted = _erase_rejected(
-        conn, settings, person.pseudonyms
+        conn, settings, person.hashes
     )
     # Rows deleted leave their tuples in the table files until vacuumed.
     for file_id in by_file:
@@ -409,7 +416,7 @@ def erase(
         raise ErasureError(str(error)) from error
     with connection_info(settings).connect(autocommit=True) as conn:
         try:
-            pseudonym = keyed_pseudonym(conn, value)
+            identifier_hash = keyed_hash(conn, value)
         except SubjectError as error:
             raise ErasureError(str(error)) from error
         (erased_at,) = conn.execute("select now()").fetchone()
@@ -417,7 +424,7 @@ def erase(
             "erasure_id": str(uuid.uuid4()),
             "erased_at": erased_at.isoformat(),
             "identifier_kind": kind,
-            "pseudonym": pseudonym,
+            "identifier_hash": identifier_hash,
         }
         report = _apply(conn, settings, [entry], progress)
         with conn.transaction():
@@ -428,8 +435,8 @@ def erase(
                 details={
                     "erasure_id": report.erasure_id,
                     "identifier_kind": kind,
-                    "identifier_pseudonym": pseudonym,
-                    "identifiers": len(report.pseudonyms),
+                    "identifier_hash": identifier_hash,
+                    "identifiers": len(report.hashes),
                     **report.counts(),
                     "per_file": [
                         {k: f[k] for k in ("file_id", "file_name", "rows", "archive")}
@@ -461,11 +468,16 @@ def reapply_erasures(
     database has not recorded: applied again, each audited as `privacy_erasure_reapplied`."""
     with connection_info(settings).connect(autocommit=True) as conn:
         present = {
-            (e["erasure_id"], e["identifier_kind"], e["pseudonym"]) for e in register_entries(conn)
+            (e["erasure_id"], e["identifier_kind"], e["identifier_hash"])
+            for e in register_entries(conn)
         }
         missing: dict[str, list[dict[str, str]]] = defaultdict(list)
         for entry in known:
-            if (entry["erasure_id"], entry["identifier_kind"], entry["pseudonym"]) not in present:
+            if (
+                entry["erasure_id"],
+                entry["identifier_kind"],
+                entry["identifier_hash"],
+            ) not in present:
                 missing[entry["erasure_id"]].append(entry)
         reports = []
         for erasure_id, entries in sorted(missing.items(), key=lambda m: m[1][0]["erased_at"]):

@@ -26,6 +26,8 @@ from flows.settings import Settings
 
 REGISTER = Path("docs") / "register_of_processing.md"
 ANONYMISATIONS = {
+    "identifier_hash": "keyed hash of the identifier (HMAC-SHA256 under the pseudonymisation key "
+    "of another message than the pseudonym's, so it matches no pseudonymised row)",
     "pseudonymise": "keyed pseudonym (HMAC-SHA256 under the pseudonymisation key, computed "
     "in the database; the key never leaves it)",
     "mask_email": "masked e-mail (first letter and domain)",
@@ -175,17 +177,18 @@ def render(settings: Settings, manifest: dict) -> str:
         "## The rights of the people concerned",
         "",
         f"A person is found by an identifier ({', '.join(f'`{kind}`' for kind in identifiers)}),",
-        "compared by keyed pseudonym, and by every other identifier on their rows.",
+        "compared by keyed hash, and by every other identifier on their rows.",
         "",
         "* Access: `rempart privacy report` prints their landed rows and nobody else's.",
         "* Erasure: `rempart privacy erase` removes their rows from the warehouse, the archived",
         "  and quarantined copies and the marts' history, and rebuilds the marts. The erasure",
-        "  register (`privacy.erasures`) keeps the keyed pseudonyms of their identifiers, never",
+        "  register (`privacy.erasures`) keeps keyed hashes of their identifiers, never",
         "  an identifier, for as long as the installation: a backup made before the erasure gets",
         "  it applied again when restored, and a later file that brings them back is flagged",
         "  (`dq_erased_subject_returns`).",
         "",
-        "Both are recorded in the audit trail under the identifier's keyed pseudonym.",
+        "Both are recorded in the audit trail under the identifier's keyed hash, which is not",
+        "the pseudonym the models give the person.",
         "",
     ]
     return "\n".join(lines)

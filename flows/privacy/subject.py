@@ -4,15 +4,19 @@
 (`is_identifier`), and what it is (an e-mail, an employee ID); the dbt project says which
 header of which sheet of which file is that column (`int_sheet_columns_mapped`, from the
 header aliases). A person's rows are the landed rows whose cell there (for a JSON cell, its
-declared key) has the keyed pseudonym of the identifier, the text normalised as the models
-normalise it (trimmed, inner spaces collapsed, case ignored); and the rows that hold another
-identifier found on those rows (the employee ID on the rows found by e-mail). Found by
-pseudonym, never by clear value, so the erasure register (pseudonyms only) finds a person
-again after a restore exactly as the erasure found them.
+declared key) has the identifier's keyed hash, the text normalised as the models normalise it
+(trimmed, inner spaces collapsed, case ignored); and the rows that hold another identifier
+found on those rows (the employee ID on the rows found by e-mail).
+
+The keyed hash (`privacy.identifier_hash`) is an HMAC under the pseudonymisation key of a
+message the models never hash, so it is not the pseudonym the models give the person and
+cannot be matched to their pseudonymised rows. People are found by it, never by clear value:
+the erasure register, which holds these hashes only, finds a person again after a restore
+exactly as the erasure found them.
 
 `rempart privacy report` (subject access) prints those rows: the person's own rows only,
 never another's; and records in the audit trail that a report was made, with the keyed
-pseudonym of the identifier, never the identifier.
+hash of the identifier, never the identifier.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ import psycopg
 from flows.settings import Settings
 from loaders.audit import append_event
 
-# Every identifier cell of one declared column, with its keyed pseudonym: the person's rows
-# are then found, and their other identifiers too, by pseudonym alone, so an erasure logged
-# with pseudonyms only can be applied again (after a restore) exactly like the first time.
+# Every identifier cell of one declared column, with its keyed hash: the person's rows are
+# then found, and their other identifiers too, by hash alone, so an erasure logged with hashes
+# only can be applied again (after a restore) exactly like the first time.
 IDENTIFIERS_SQL = """
 insert into person_identifiers
-select file_id, sheet, row_number, %(kind)s, privacy.identifier_pseudonym(identifier), %(where)s
+select file_id, sheet, row_number, %(kind)s, privacy.identifier_hash(identifier), %(where)s
 from (
     select records.file_id, records.sheet, records.row_number,
            case
@@ -47,7 +51,7 @@ from (
       and mapped.column_name = %(column_name)s
       and files.expired_at is null
 ) as cells
-where privacy.identifier_pseudonym(identifier) is not null
+where privacy.identifier_hash(identifier) is not null
 """
 
 ROWS_SQL = """
@@ -55,8 +59,8 @@ select files.file_id, files.file_name, records.sheet, records.row_number, sheets
        records.cells, files.archive_path, retention.kept_until,
        (select string_agg(distinct found.found_in, ', ')
         from person_identifiers as found
-        where (found.identifier_kind, found.pseudonym) in (
-                  select * from unnest(%(kinds)s::text[], %(pseudonyms)s::text[])
+        where (found.identifier_kind, found.identifier_hash) in (
+                  select * from unnest(%(kinds)s::text[], %(hashes)s::text[])
               )
           and (found.file_id, found.sheet, found.row_number)
               = (records.file_id, records.sheet, records.row_number)) as found_in
@@ -66,8 +70,8 @@ join raw.files as files on files.file_id = records.file_id
 left join marts.dq_file_retention as retention on retention.file_id = records.file_id
 where (records.file_id, records.sheet, records.row_number) in (
     select file_id, sheet, row_number from person_identifiers
-    where (identifier_kind, pseudonym) in (
-        select * from unnest(%(kinds)s::text[], %(pseudonyms)s::text[])
+    where (identifier_kind, identifier_hash) in (
+        select * from unnest(%(kinds)s::text[], %(hashes)s::text[])
     )
 )
 order by files.file_id, records.sheet, records.row_number
@@ -93,10 +97,10 @@ class PersonRow:
 
 @dataclass
 class Person:
-    """A person as Rempart knows them: the keyed pseudonyms of their identifiers (every
+    """A person as Rempart knows them: the keyed hashes of their identifiers (every
     identifier their rows hold, not only the one asked for) and their landed rows."""
 
-    pseudonyms: set[tuple[str, str]]  # (identifier kind, pseudonym)
+    hashes: set[tuple[str, str]]  # (identifier kind, keyed hash)
     rows: list[PersonRow]
 
 
@@ -114,7 +118,7 @@ def check_identifier_kind(settings: Settings, kind: str) -> None:
 
 
 def _index_identifiers(conn: psycopg.Connection, settings: Settings) -> None:
-    """A temporary table of every identifier cell landed, as pseudonyms (this session's)."""
+    """A temporary table of every identifier cell landed, as keyed hashes (this session's)."""
     if (
         conn.execute("select to_regclass('intermediate.int_sheet_columns_mapped')").fetchone()[0]
         is None
@@ -122,7 +126,7 @@ def _index_identifiers(conn: psycopg.Connection, settings: Settings) -> None:
         raise SubjectError("the dbt project has not been built here yet: `rempart run` first")
     conn.execute(
         "create temporary table if not exists person_identifiers (file_id bigint, sheet text, "
-        "row_number integer, identifier_kind text, pseudonym text, found_in text)"
+        "row_number integer, identifier_kind text, identifier_hash text, found_in text)"
     )
     conn.execute("truncate person_identifiers")
     for column in declared_identifiers(settings):
@@ -142,45 +146,45 @@ def _index_identifiers(conn: psycopg.Connection, settings: Settings) -> None:
     conn.execute("analyze person_identifiers")
 
 
-def _closure(conn: psycopg.Connection, pseudonyms: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The pseudonyms given, and every other identifier found on the same rows, until no row
+def _closure(conn: psycopg.Connection, hashes: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The hashes given, and every other identifier found on the same rows, until no row
     adds one: a person erased by e-mail is also recognised by their employee ID."""
     while True:
-        kinds, values = zip(*sorted(pseudonyms), strict=True) if pseudonyms else ((), ())
+        kinds, values = zip(*sorted(hashes), strict=True) if hashes else ((), ())
         found = {
-            (kind, pseudonym)
-            for kind, pseudonym in conn.execute(
-                "select distinct identifier_kind, pseudonym from person_identifiers "
+            (kind, identifier_hash)
+            for kind, identifier_hash in conn.execute(
+                "select distinct identifier_kind, identifier_hash from person_identifiers "
                 "where (file_id, sheet, row_number) in ("
                 "    select file_id, sheet, row_number from person_identifiers "
-                "    where (identifier_kind, pseudonym) in "
+                "    where (identifier_kind, identifier_hash) in "
                 "        (select * from unnest(%s::text[], %s::text[])))",
                 (list(kinds), list(values)),
             ).fetchall()
         }
-        if found <= pseudonyms:
-            return pseudonyms
-        pseudonyms = pseudonyms | found
+        if found <= hashes:
+            return hashes
+        hashes = hashes | found
 
 
 def find_person(
-    conn: psycopg.Connection, settings: Settings, pseudonyms: set[tuple[str, str]]
+    conn: psycopg.Connection, settings: Settings, hashes: set[tuple[str, str]]
 ) -> Person:
     """Every landed row holding one of these identifiers, or another identifier of theirs."""
     _index_identifiers(conn, settings)
-    pseudonyms = _closure(conn, set(pseudonyms))
-    kinds, values = zip(*sorted(pseudonyms), strict=True) if pseudonyms else ((), ())
-    rows = conn.execute(ROWS_SQL, {"kinds": list(kinds), "pseudonyms": list(values)}).fetchall()
-    return Person(pseudonyms, [PersonRow(*row) for row in rows])
+    hashes = _closure(conn, set(hashes))
+    kinds, values = zip(*sorted(hashes), strict=True) if hashes else ((), ())
+    rows = conn.execute(ROWS_SQL, {"kinds": list(kinds), "hashes": list(values)}).fetchall()
+    return Person(hashes, [PersonRow(*row) for row in rows])
 
 
-def keyed_pseudonym(conn: psycopg.Connection, value: str) -> str:
+def keyed_hash(conn: psycopg.Connection, value: str) -> str:
     """The identifier as the models pseudonymise it (keyed, in the database): what the audit
     trail and the erasure register may hold of a person."""
-    (pseudonym,) = conn.execute("select privacy.identifier_pseudonym(%s)", (value,)).fetchone()
-    if pseudonym is None:
+    (identifier_hash,) = conn.execute("select privacy.identifier_hash(%s)", (value,)).fetchone()
+    if identifier_hash is None:
         raise SubjectError("the identifier is blank")
-    return pseudonym
+    return identifier_hash
 
 
 def subject_access(settings: Settings, kind: str, value: str) -> list[PersonRow]:
@@ -188,8 +192,8 @@ def subject_access(settings: Settings, kind: str, value: str) -> list[PersonRow]
 
     with connection_info(settings).connect() as conn:
         check_identifier_kind(settings, kind)
-        pseudonym = keyed_pseudonym(conn, value)
-        rows = find_person(conn, settings, {(kind, pseudonym)}).rows
+        identifier_hash = keyed_hash(conn, value)
+        rows = find_person(conn, settings, {(kind, identifier_hash)}).rows
         with conn.transaction():
             append_event(
                 conn,
@@ -197,7 +201,7 @@ def subject_access(settings: Settings, kind: str, value: str) -> list[PersonRow]
                 settings.user,
                 details={
                     "identifier_kind": kind,
-                    "identifier_pseudonym": pseudonym,
+                    "identifier_hash": identifier_hash,
                     "rows": len(rows),
                     "files": len({row.file_id for row in rows}),
                 },

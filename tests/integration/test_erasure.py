@@ -1,9 +1,9 @@
 """`rempart privacy erase` on the demo data: one employee (by e-mail, which also finds their
 employee ID) and one customer (an e-mail inside a JSON cell) are nowhere afterwards: not in
-any table, not in the decrypted archives, not in target/ or the logs; everyone else's rows
-are all there; the audit trail holds the erasure without the identifier. A backup made
-before the erasure, restored after the disk is lost, no longer holds them either; a later
-file that brings one back is flagged."""
+any table, in clear or as the pseudonyms the models gave them, not in the decrypted archives,
+not in target/ or the logs; everyone else's rows are all there; the audit trail holds the
+erasure without the identifier. A backup made before the erasure, restored after the disk is
+lost, no longer holds them either; a later file that brings one back is flagged."""
 
 from __future__ import annotations
 
@@ -99,8 +99,21 @@ def _clear_files(installation: Installation) -> list[Path]:
     ]
 
 
-def _assert_gone(installation: Installation, before: dict[str, int], erased: dict[str, int]):
-    for text in TRACES:
+def _pseudonyms(installation: Installation) -> list[str]:
+    """The pseudonyms the models give the employee (by ID) and the customer (by e-mail)."""
+    return [
+        installation.query("select privacy.pseudonymise(lower(%s))", value)[0][0]
+        for value in (EMPLOYEE[1], CUSTOMER[0])
+    ]
+
+
+def _assert_gone(
+    installation: Installation,
+    before: dict[str, int],
+    erased: dict[str, int],
+    pseudonyms: list[str],
+) -> None:
+    for text in [*TRACES, *pseudonyms]:
         assert _tables_holding(installation, text) == [], text
     archives = _archives(installation)
     for name, (file_type, data) in archives.items():
@@ -135,7 +148,8 @@ def test_an_erased_person_is_nowhere_stays_erased_after_a_restore_and_is_flagged
         for name, count in _rows_holding(demo, text).items():
             erased[name] = max(erased.get(name, 0), count)
     assert {"hr_headcount_2026-q3.xlsx", "support_tickets_2026-09.json"} <= set(erased)
-    for text in TRACES:
+    pseudonyms = _pseudonyms(demo)
+    for text in [*TRACES, *pseudonyms]:
         assert _tables_holding(demo, text), text
     made = demo.backup()
 
@@ -144,7 +158,7 @@ def test_an_erased_person_is_nowhere_stays_erased_after_a_restore_and_is_flagged
     # From standard input: out of the command line, which ps shows and dbt records.
     _, said = demo.rempart("privacy", "erase", "--email", "-", input=CUSTOMER[0] + "\n")
     assert "archived cop(ies) rewritten" in said, said
-    _assert_gone(demo, before, erased)
+    _assert_gone(demo, before, erased, pseudonyms)
 
     events = demo.query(
         "select details from audit.events where action = 'privacy_erasure' order by event_id"
@@ -159,6 +173,7 @@ def test_an_erased_person_is_nowhere_stays_erased_after_a_restore_and_is_flagged
     assert "audit trail intact" in demo.rempart("audit", "verify")[1]
     _, said = demo.rempart("privacy", "report", "--employee-id", EMPLOYEE[1])
     assert "Rempart holds no landed row" in said, said
+    _assert_gone(demo, before, erased, pseudonyms)  # the report's event holds no pseudonym
 
     # The disk is lost; the secrets and the backup on another disk remain.
     demo.rempart("db", "stop")
@@ -168,7 +183,7 @@ def test_an_erased_person_is_nowhere_stays_erased_after_a_restore_and_is_flagged
     shutil.rmtree(demo.settings.dbt_target_dir, ignore_errors=True)
     _, said = demo.rempart("backup", "restore", made.name)
     assert "2 erasure(s) logged after the set was made applied again" in said, said
-    _assert_gone(demo, before, erased)
+    _assert_gone(demo, before, erased, pseudonyms)
     actions = demo.audit_actions()
     assert actions.count("privacy_erasure_reapplied") == 2
     assert "audit trail intact" in demo.rempart("audit", "verify")[1]

@@ -1,12 +1,12 @@
 {#
     Landed rows that hold a person erased before (`rempart privacy erase`), matched on the
-    keyed pseudonyms of the erasure register: a later file brought them back. Names the file,
+    keyed hashes of the erasure register: a later file brought them back. Names the file,
     sheet and row, never the person; `rempart privacy erase` again removes them.
 #}
 with
 
 identifiers as (
-    select * from {{ ref('int_identifier_pseudonyms_listed') }}
+    select * from {{ ref('int_identifier_hashes_listed') }}
 ),
 
 erasures as (
@@ -27,7 +27,7 @@ matched as (
     inner join erasures
         on
             identifiers.identifier_kind = erasures.identifier_kind
-            and identifiers.identifier_pseudonym = erasures.identifier_pseudonym
+            and identifiers.identifier_hash = erasures.identifier_hash
     group by
         erasures.erasure_id, identifiers.file_id, identifiers.file_name,
         identifiers.sheet_name, identifiers.row_number, identifiers.landed_at

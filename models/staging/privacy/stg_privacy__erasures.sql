@@ -9,7 +9,7 @@ final as (
         erasure_id::text as erasure_id,
         erased_at,
         identifier_kind,
-        identifier_pseudonym
+        identifier_hash
     from erasures
 )
 

@@ -1,6 +1,6 @@
 {#
     Every identifier cell of every landed row (employee IDs and e-mails, customers' e-mails,
-    as seeds/personal_data.csv declares them), as its keyed pseudonym: what a landed row is
+    as seeds/personal_data.csv declares them), as its keyed hash: what a landed row is
     matched on against the erasure register. Computed only while the register holds an
     erasure: the one-time filter below skips every scan when it is empty.
 #}
@@ -57,7 +57,7 @@ final as (
         file_name,
         landed_at,
         identifier_kind,
-        {{ pseudonymise('identifier_text') }} as identifier_pseudonym
+        privacy.identifier_hash(identifier_text) as identifier_hash
     from identifiers_listed
     where
         {{ normalise_text('identifier_text') }} is not null
