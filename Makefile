@@ -62,6 +62,7 @@ demo: venv superset-venv
 
 stop: venv
 	@$(REMPART) superset stop
+	@$(REMPART) redis stop
 	@$(REMPART) db stop
 
 lint: venv

@@ -146,6 +146,27 @@ class ServerStatus:
     pid: int | None = None
 
 
+def prepare_system_account(user: str, folders: list[Path]) -> None:
+    """The unprivileged account an embedded server runs as when we are root: created if
+    missing, and able to traverse down to its folders: search (x) only, never read, is
+    granted on the folders above them."""
+    import pwd
+
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
+            check=True,
+            capture_output=True,
+        )
+    for folder in folders:
+        for parent in folder.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o001)
+
+
 class EmbeddedServer:
     """A PostgreSQL server of our own, in `<state>/pgdata`, reachable through a unix socket."""
 
@@ -189,26 +210,10 @@ class EmbeddedServer:
         return EMBEDDED_SYSTEM_USER if os.geteuid() == 0 else None
 
     def _prepare_system_user(self) -> None:
-        user = self.system_user
-        if user is None:
-            return
-        import pwd
-
-        try:
-            pwd.getpwnam(user)
-        except KeyError:
-            subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
-                check=True,
-                capture_output=True,
+        if self.system_user is not None:
+            prepare_system_account(
+                self.system_user, [self.pgdata, self.socket_dir, self.binary("postgres").parent]
             )
-        # The server's account must be able to traverse down to its folders: grant search
-        # (x) only, never read, on the folders above them.
-        for folder in (self.pgdata, self.socket_dir, self.binary("postgres").parent):
-            for parent in folder.parents:
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    parent.chmod(mode | 0o001)
 
     def _chown(self, path: Path) -> None:
         if self.system_user:

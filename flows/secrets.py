@@ -23,6 +23,7 @@ KNOWN_SECRETS: dict[str, str] = {
     "superset_secret_key": "key",
     "superset_admin_password": "password",
     "db_admin_password": "password",
+    "redis_password": "password",
 }
 
 

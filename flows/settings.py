@@ -52,6 +52,17 @@ class Settings(BaseSettings):
         default_factory=getpass.getuser, description="Who is acting, as written to the audit trail."
     )
     superset_port: int = Field(default=8088, gt=0, lt=65536, description="Superset's port.")
+    redis_url: str = Field(
+        default="",
+        description="An external Redis or Valkey (redis:// or rediss:// for TLS, password in "
+        "the URL); unset: the embedded Valkey server.",
+    )
+    redis_port: int = Field(
+        default=6390, gt=0, lt=65536, description="The embedded Valkey server's port, on 127.0.0.1."
+    )
+    redis_max_memory_mb: int = Field(
+        default=256, gt=0, description="The embedded Valkey server's memory limit."
+    )
     superset_behind_https: bool = Field(
         default=False,
         description="Superset is reached through a TLS-terminating proxy: Secure cookies.",

@@ -14,26 +14,23 @@ customer_rows as (
     {{ extract_cells('support_tickets', ['customer']) }}
 ),
 
-identifiers_listed as (
+{# One row per identifier cell: the employee's two, the customer's e-mail. #}
+identifier_cells as (
     select
-        file_id,
-        sheet_name,
-        row_number,
-        file_name,
-        landed_at,
-        'employee_id' as identifier_kind,
-        employee_id_text as identifier_text
+        employee_rows.file_id,
+        employee_rows.sheet_name,
+        employee_rows.row_number,
+        employee_rows.file_name,
+        employee_rows.landed_at,
+        cells.identifier_kind,
+        cells.identifier_text
     from employee_rows
-    union all
-    select
-        file_id,
-        sheet_name,
-        row_number,
-        file_name,
-        landed_at,
-        'email' as identifier_kind,
-        email_text as identifier_text
-    from employee_rows
+    cross join
+        lateral (
+            values
+            ('employee_id', employee_rows.employee_id_text),
+            ('email', employee_rows.email_text)
+        ) as cells (identifier_kind, identifier_text)
     union all
     select
         file_id,
@@ -58,7 +55,7 @@ final as (
         landed_at,
         identifier_kind,
         privacy.identifier_hash(identifier_text) as identifier_hash
-    from identifiers_listed
+    from identifier_cells
     where
         {{ normalise_text('identifier_text') }} is not null
         and exists (select 1 from {{ ref('stg_privacy__erasures') }})
