@@ -24,6 +24,7 @@ KNOWN_SECRETS: dict[str, str] = {
     "superset_admin_password": "password",
     "db_admin_password": "password",
     "redis_password": "password",
+    "metrics_token": "password",
 }
 
 

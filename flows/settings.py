@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     redis_port: int = Field(
         default=6390, gt=0, lt=65536, description="The embedded Valkey server's port, on 127.0.0.1."
     )
+    metrics_token: bool = Field(
+        default=False,
+        description="`rempart metrics` requires the bearer token metrics_token of the secrets "
+        "store.",
+    )
     redis_max_memory_mb: int = Field(
         default=256, gt=0, description="The embedded Valkey server's memory limit."
     )

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The Debian packages the checks need beyond Python: Chromium and its driver for the browser
 # tests of the dashboards (Playwright drives this system browser; nothing is downloaded),
-# fonts for readable screenshots, and OpenLDAP's server and tools for the directory login
-# tests (each test starts its own slapd in a temporary folder). Installed when missing and allowed (root, or `sudo -n`);
-# otherwise this stops at once with the exact command to run.
+# fonts for readable screenshots, OpenLDAP's server and tools for the directory login
+# tests (each test starts its own slapd in a temporary folder), and Prometheus for its
+# promtool, which checks the metrics and the alert rules. Installed when missing and allowed
+# (root, or `sudo -n`); otherwise this stops at once with the exact command to run.
 set -euo pipefail
-packages=(chromium chromium-driver fonts-dejavu-core slapd ldap-utils)
+packages=(chromium chromium-driver fonts-dejavu-core slapd ldap-utils prometheus)
 
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
@@ -20,18 +21,25 @@ elif ! { command -v chromium && command -v chromedriver && command -v slapd; } >
 fi
 ((${#missing[@]})) || exit 0
 
-command="apt-get update -qq && apt-get install -y -qq --no-install-recommends ${missing[*]}"
-# Debian starts a system-wide slapd on install; the tests only need the program, and this
-# machine no directory service it did not ask for.
-if [[ " ${missing[*]} " == *" slapd "* ]] && command -v systemctl >/dev/null 2>&1; then
-    command+=" && { systemctl disable --now slapd 2>/dev/null || true; }"
+# Debian starts a system-wide slapd and Prometheus (on every address) on install; the tests
+# only need the programs, and this machine no service it did not ask for: a policy-rc.d
+# keeps them from starting (unless one is already there), systemd is told to leave them off.
+install="apt-get install -y -qq --no-install-recommends ${missing[*]}"
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    install="printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && { $install; status=\$?; rm -f /usr/sbin/policy-rc.d; exit \$status; }"
 fi
+command="apt-get update -qq && ( $install )"
+for service in slapd prometheus; do
+    if [[ " ${missing[*]} " == *" $service "* ]] && command -v systemctl >/dev/null 2>&1; then
+        command+=" && { systemctl disable --now $service 2>/dev/null || true; }"
+    fi
+done
 if [[ $(id -u) -eq 0 ]]; then
     run=(bash -c)
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     run=(sudo -n env DEBIAN_FRONTEND=noninteractive bash -c)
 else
-    echo "make test needs ${missing[*]}: run   sudo bash -c '$command'   then make test again" >&2
+    echo "make test needs ${missing[*]}: run   sudo bash tests/system_packages.sh   then make test again" >&2
     exit 1
 fi
 echo "==> installing ${missing[*]}"

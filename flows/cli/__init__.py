@@ -14,6 +14,7 @@ from flows.cli import (
     backup,
     database,
     maintenance,
+    metrics,
     pipeline,
     privacy,
     redis,
@@ -36,6 +37,7 @@ GROUPS = (
     backup,
     retention,
     maintenance,
+    metrics,
     privacy,
     secrets,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,10 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+import psutil
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from flows.database import connection_info, temporary_server
+from flows.secrets import SecretStore
 from flows.settings import PROJECT_DIR, Settings, load_settings
 from tests.conftest import isolated_environment, run_rempart
 
@@ -325,3 +330,98 @@ def test_watch_lands_and_builds_a_dropped_file_once(deployment: Deployment) -> N
     assert deployment.query(
         "select count(*) from raw.files where file_name = 'sales_fr_2026-12.csv'"
     ) == [(1,)]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    [family] = [f for f in text_string_to_metric_families(text) if f.name == name]
+    return {tuple(sorted(s.labels.items())): s.value for s in family.samples}
+
+
+def test_operators_metrics_give_what_the_database_holds(deployment: Deployment) -> None:
+    """After the runs above (landed, rejected, failed, watched), `rempart metrics` serves the
+    figures the database holds, in a format promtool accepts."""
+    text = run_rempart("metrics", "--once", env=deployment.env).stdout
+    checked = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    files = deployment.query(
+        "select coalesce(source_kind, 'unclassified'), file_status, count(*), "
+        "coalesce(sum(landed_row_count), 0) from intermediate.int_files_classified group by 1, 2"
+    )
+    assert _samples(text, "rempart_source_files") == {
+        (("source", source), ("status", status)): count for source, status, count, _ in files
+    }
+    landed: dict[tuple, float] = {}
+    for source, _, _, rows in files:
+        landed[(("source", source),)] = landed.get((("source", source),), 0) + rows
+    assert _samples(text, "rempart_source_rows_landed") == landed
+    assert _samples(text, "rempart_source_rows_rejected") == {
+        (("reason", reason), ("source", source)): count
+        for source, reason, count in deployment.query(
+            "select source_kind, rejection_reason, count(*) from marts.dq_rejected_rows "
+            "group by 1, 2"
+        )
+    }
+    outcomes = dict(
+        deployment.query(
+            "select details ->> 'outcome', count(*) from audit.events "
+            "where action = 'pipeline_run' group by 1"
+        )
+    )
+    runs = _samples(text, "rempart_runs")
+    assert {k[0][1]: v for k, v in runs.items() if v} == outcomes
+    assert outcomes["build_failed"] and outcomes["success"]
+    [(last_outcome,)] = deployment.query(
+        "select details ->> 'outcome' from audit.events where action = 'pipeline_run' "
+        "order by event_id desc limit 1"
+    )
+    assert _samples(text, "rempart_last_run_outcome")[(("outcome", last_outcome),)] == 1
+    [(published,)] = deployment.query(
+        "select extract(epoch from max(published_at))::float from intermediate.rempart_publications"
+    )
+    assert _samples(text, "rempart_last_publish_timestamp_seconds") == {(): published}
+    assert (
+        _samples(text, "rempart_source_expected_every_seconds")[(("source", "sales_fr"),)]
+        == 35 * 86400
+    )
+
+    # Served: on 127.0.0.1 only, behind its bearer token when asked.
+    port = _free_port()
+    env = {**deployment.env, "REMPART_METRICS_TOKEN": "true"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "rempart"), "metrics", "--port", str(port)],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "serving http://127.0.0.1" in (server.stdout.readline() if server.stdout else "")
+        token = SecretStore(deployment.settings.secrets_dir).get("metrics_token")
+        url = f"http://127.0.0.1:{port}/metrics"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(f"http://127.0.0.1:{port}/", headers={}).status_code == 404
+        served = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+        assert served.status_code == 200 and served.headers["content-type"].startswith("text/")
+        assert _samples(served.text, "rempart_source_files") == _samples(
+            text, "rempart_source_files"
+        )
+        listening = {
+            c.laddr
+            for c in psutil.Process(server.pid).net_connections("inet")
+            if c.status == "LISTEN"
+        }
+        assert listening == {("127.0.0.1", port)}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,40 @@
+"""`rempart metrics [--port PORT] [--once]`: Prometheus metrics for operators."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from flows.cli.common import CommandError
+from flows.settings import Settings
+
+
+def metrics(settings: Settings, arguments: argparse.Namespace) -> int:
+    from flows.metrics import exposition, serve
+    from flows.provision import prepare_database
+
+    prepare_database(settings)
+    if arguments.once:
+        sys.stdout.write(exposition(settings).decode())
+        return 0
+    token = " (bearer token: metrics_token of the secrets store)" if settings.metrics_token else ""
+    try:
+        serve(
+            settings,
+            arguments.port,
+            lambda url: print(f"serving {url}{token}; Ctrl-C stops", flush=True),
+        )
+    except OSError as error:
+        raise CommandError(f"cannot listen on 127.0.0.1:{arguments.port}: {error}") from error
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "metrics", help="serve Prometheus metrics on 127.0.0.1 (sources, runs, publications)"
+    )
+    parser.add_argument("--port", type=int, default=9808, help="the port (default 9808)")
+    parser.add_argument("--once", action="store_true", help="print them once and exit")
+    parser.set_defaults(run=metrics)
