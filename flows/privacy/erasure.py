@@ -41,7 +41,13 @@ from pathlib import Path
 import psycopg
 
 from flows.database import connection_info
-from flows.privacy.redaction import Unrewritable, landed_rows, row_as_dict, without_rows
+from flows.privacy.redaction import (
+    Unrewritable,
+    read_rows,
+    row_as_dict,
+    rows_fingerprint,
+    without_rows,
+)
 from flows.privacy.subject import (
     PersonRow,
     SubjectError,
@@ -186,16 +192,19 @@ def _destroy(path: Path) -> None:
     sync_folder(path.parent)
 
 
-def _kept_rows(conn: psycopg.Connection, file_id: int) -> dict[str, list[dict[str, str]]]:
-    kept: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for sheet, headers, cells in conn.execute(
-        "select records.sheet, sheets.headers, records.cells from raw.records as records "
-        "join raw.sheets as sheets using (file_id, sheet) "
-        "where records.file_id = %s order by records.sheet, records.row_number",
-        (file_id,),
-    ):
-        kept[sheet].append(row_as_dict(headers, cells))
-    return kept
+def _kept_rows(conn: psycopg.Connection, file_id: int) -> dict[str, tuple[int, str]]:
+    """The fingerprint of the rows raw still holds of this file, streamed from the server."""
+    with conn.cursor(name="kept_rows") as cursor:
+        cursor.itersize = 5000
+        cursor.execute(
+            "select records.sheet, sheets.headers, records.cells from raw.records as records "
+            "join raw.sheets as sheets using (file_id, sheet) "
+            "where records.file_id = %s order by records.sheet, records.row_number",
+            (file_id,),
+        )
+        return rows_fingerprint(
+            (sheet, row_as_dict(headers, cells)) for sheet, headers, cells in cursor
+        )
 
 
 def _rewrite_archive(
@@ -210,20 +219,24 @@ def _rewrite_archive(
 ) -> str:
     """The archived copy without the person's rows, or destroyed: 'rewritten' or 'destroyed'
     with the reason. Called once the rows are gone from raw, in the same transaction."""
-    plain = io.BytesIO()
-    with path.open("rb") as handle:
+    with path.open("rb") as handle, io.BytesIO() as plain:
         decrypt_stream(handle, plain, archive_key)
+        data = plain.getvalue()
     try:
-        rewritten = without_rows(
-            file_type, file_name, plain.getvalue(), drop, settings.csv_encoding
-        )
+        rewritten = without_rows(file_type, file_name, data, drop, settings.csv_encoding)
+        del data
         try:
-            read_back = landed_rows(file_type, file_name, rewritten, settings.csv_encoding)
+            read_back = rows_fingerprint(
+                (sheet, row)
+                for sheet, _, row in read_rows(
+                    file_type, file_name, rewritten, settings.csv_encoding
+                )
+            )
         except RejectedFile:
             read_back = {}  # no data row left: the loader would refuse it, rightly
         kept = _kept_rows(conn, file_id)
         for sheet in set(read_back) | set(kept):
-            if [row for _, row in read_back.get(sheet, [])] != kept.get(sheet, []):
+            if read_back.get(sheet, (0, "")) != kept.get(sheet, (0, "")):
                 raise Unrewritable(
                     f"the rewritten copy does not read back as the rows kept (sheet '{sheet}')"
                     if sheet
@@ -233,9 +246,6 @@ def _rewrite_archive(
         _destroy(path)
         conn.execute("update raw.files set archive_path = null where file_id = %s", (file_id,))
         return f"destroyed: {reason}"
-    finally:
-        plain.seek(0)
-        plain.truncate()
     # The new copy takes the old one's place in one rename; the old one, still linked under
     # another name until then, is overwritten and deleted after.
     new, old = path.with_name(path.name + ".erasing"), path.with_name(path.name + ".erased")

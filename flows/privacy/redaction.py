@@ -16,8 +16,9 @@ The rows are named as the loader numbered them when it landed the file (`raw.rec
 Legacy .xls and binary .xlsb have no writer here: `Unrewritable` says so, and the caller
 destroys that archived copy instead of keeping the person in it.
 
-`landed_rows` reads a file back as the loader reads it, so the caller can check the rewrite
-holds exactly the rows it keeps before it replaces anything.
+`read_rows` reads a file back as the loader reads it, one row at a time, and
+`rows_fingerprint` sums rows up per sheet, so the caller can check the rewrite holds exactly
+the rows it keeps, without holding them, before it replaces anything.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from __future__ import annotations
 import codecs
 import copy
 import csv
+import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 from xml.etree import ElementTree
 
@@ -229,11 +231,11 @@ def _opendocument_without(data: bytes, rows: Rows) -> bytes:
     return out.getvalue()
 
 
-def landed_rows(
+def read_rows(
     file_type: FileType, file_name: str, data: bytes, csv_encoding: str = "auto"
-) -> dict[str, list[tuple[int, dict[str, str]]]]:
-    """The file's data rows as the loader reads them: (row number, {header: cell}) with empty
-    cells left out, sheet by sheet in file order."""
+) -> Iterator[tuple[str, int, dict[str, str]]]:
+    """The file's data rows as the loader reads them, one at a time, in file order:
+    (sheet, row number, {header: cell}) with empty cells left out."""
     handle: BinaryIO = io.BytesIO(data)
     if file_type is FileType.CSV:
         layout = inspect_csv(
@@ -250,12 +252,31 @@ def landed_rows(
         sheets = readers.read_xls(file_name, handle)
     else:
         sheets = readers.read_workbook(file_name, handle)
-    found: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for sheet in sheets:
-        # JSON headers grow as keys appear, so each row is paired after the sheet is read.
-        numbered = list(sheet.rows)
-        found[sheet.name] = [(n, row_as_dict(sheet.headers, cells)) for n, cells in numbered]
+        for number, cells in sheet.rows:
+            # Paired as it comes: JSON headers only ever grow, by appending.
+            yield sheet.name, number, row_as_dict(sheet.headers, cells)
+
+
+def landed_rows(
+    file_type: FileType, file_name: str, data: bytes, csv_encoding: str = "auto"
+) -> dict[str, list[tuple[int, dict[str, str]]]]:
+    """`read_rows`, sheet by sheet, in memory: for small files and tests."""
+    found: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for sheet, number, row in read_rows(file_type, file_name, data, csv_encoding):
+        found.setdefault(sheet, []).append((number, row))
     return found
+
+
+def rows_fingerprint(rows: Iterable[tuple[str, dict[str, str]]]) -> dict[str, tuple[int, str]]:
+    """Per sheet, how many rows and a SHA-256 of them in order: two sequences of rows compared
+    without holding either."""
+    digests: dict[str, tuple[int, object]] = {}
+    for sheet, row in rows:
+        count, digest = digests.get(sheet, (0, hashlib.sha256()))
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode() + b"\n")
+        digests[sheet] = (count + 1, digest)
+    return {sheet: (count, digest.hexdigest()) for sheet, (count, digest) in digests.items()}
 
 
 def row_as_dict(headers: list[str], cells: list[str | None]) -> dict[str, str]:
