@@ -18,7 +18,7 @@ audited with the fingerprints (public identifiers) of the old and new keys, neve
 * `superset_secret_key`: Superset stopped, its encrypted fields and every second-factor
   secret re-sealed under the new key, then restarted; every session ends, and recovery codes
   (kept as keyed hashes only) are invalidated, the accounts named.
-* `pseudonymisation_key`: only with `--full-rebuild`: every identifier_hash changes, so the key is
+* `pseudonymisation_key`: only with `--full-rebuild`: every pseudonym changes, so the key is
   replaced in the database and the marts are rebuilt from raw (a full-refresh run).
 """
 
@@ -282,7 +282,7 @@ def _rotate_pseudonymisation_key(
 ) -> str:
     if not full_rebuild:
         raise RotationError(
-            "the pseudonymisation key makes every identifier_hash: a new key changes all of them, "
+            "the pseudonymisation key makes every pseudonym: a new key changes all of them, "
             "so the marts must be rebuilt from raw. Run `rempart secrets rotate "
             "pseudonymisation_key --full-rebuild` when a full rebuild may run"
         )
@@ -322,7 +322,7 @@ def _rotate_pseudonymisation_key(
 
     made = create_backups(settings, progress=progress)[0].path.name
     return (
-        f"pseudonymisation_key rotated and every identifier_hash rebuilt; new backup {made} (older "
+        f"pseudonymisation_key rotated and every pseudonym rebuilt; new backup {made} (older "
         "sets are refused from now on: their data was sealed under the old key)"
     )
 
