@@ -68,8 +68,8 @@ def _describe(url: str) -> str:
     import valkey
 
     try:
-        info = _client(url).info("server")
-        memory = _client(url).info("memory")
+        client = _client(url)
+        info, memory = client.info("server"), client.info("memory")
     except valkey.AuthenticationError as error:
         raise RedisError(f"{_without_password(url)} refuses the password: {error}") from error
     except valkey.ValkeyError as error:

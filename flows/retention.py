@@ -30,6 +30,7 @@ from psycopg import sql
 
 from flows.database import connection_info
 from flows.settings import Settings
+from loaders.archive import destroy_file
 from loaders.audit import append_event
 
 DUE_SQL = """
@@ -135,10 +136,10 @@ def _remove(conn: psycopg.Connection, settings: Settings, due: DueFile) -> tuple
             (due.file_id,),
         )
         copies = _copies(settings, due)
-        # Deleted before the commit: if the commit fails, the rows are still there and the
+        # Destroyed before the commit: if the commit fails, the rows are still there and the
         # next run removes them; no copy outlives a file marked expired.
         for path in copies:
-            path.unlink(missing_ok=True)
+            destroy_file(path)
         append_event(
             conn,
             "retention_applied",

@@ -125,6 +125,23 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def destroy_file(path: Path) -> None:
+    """Overwrite a file with random bytes, chunk by chunk, then delete it: what it held is
+    not left readable in its blocks. A missing file is already gone."""
+    try:
+        handle = path.open("r+b")
+    except FileNotFoundError:
+        return
+    with handle:
+        remaining = os.fstat(handle.fileno()).st_size
+        while remaining > 0:
+            remaining -= handle.write(secrets.token_bytes(min(remaining, PLAIN_CHUNK)))
+        handle.flush()
+        os.fsync(handle.fileno())
+    path.unlink()
+    sync_folder(path.parent)
+
+
 def encrypt_file(source: BinaryIO, target: Path, master_key: bytes) -> None:
     source.seek(0)
     _write_atomically(target, lambda handle: encrypt_stream(source, handle, master_key))

@@ -30,7 +30,6 @@ import io
 import json
 import os
 import re
-import secrets
 import uuid
 import zipfile
 from collections import defaultdict
@@ -58,7 +57,13 @@ from flows.privacy.subject import (
 from flows.retention import archived_copy
 from flows.secrets import SecretStore
 from flows.settings import Settings
-from loaders.archive import ArchiveError, decrypt_stream, encrypt_file, sync_folder
+from loaders.archive import (
+    ArchiveError,
+    decrypt_stream,
+    destroy_file,
+    encrypt_file,
+    sync_folder,
+)
 from loaders.audit import append_event
 from loaders.errors import RejectedFile
 from loaders.formats import FileType
@@ -180,18 +185,6 @@ def read_journals(settings: Settings) -> list[dict[str, str]]:
 # -- one file -------------------------------------------------------------------------------
 
 
-def _destroy(path: Path) -> None:
-    """Overwrite, then delete: the clear text never existed on disk, and the ciphertext's
-    blocks are not left readable in place."""
-    size = path.stat().st_size
-    with path.open("r+b") as handle:
-        handle.write(secrets.token_bytes(size))
-        handle.flush()
-        os.fsync(handle.fileno())
-    path.unlink()
-    sync_folder(path.parent)
-
-
 def _kept_rows(conn: psycopg.Connection, file_id: int) -> dict[str, tuple[int, str]]:
     """The fingerprint of the rows raw still holds of this file, streamed from the server."""
     with conn.cursor(name="kept_rows") as cursor:
@@ -243,7 +236,7 @@ def _rewrite_archive(
                     else "the rewritten copy does not read back as the rows kept"
                 )
     except (Unrewritable, RejectedFile) as reason:
-        _destroy(path)
+        destroy_file(path)
         conn.execute("update raw.files set archive_path = null where file_id = %s", (file_id,))
         return f"destroyed: {reason}"
     # The new copy takes the old one's place in one rename; the old one, still linked under
@@ -254,7 +247,7 @@ def _rewrite_archive(
     os.link(path, old)
     os.replace(new, path)
     sync_folder(path.parent)
-    _destroy(old)
+    destroy_file(old)
     return "rewritten"
 
 
@@ -353,7 +346,7 @@ def _erase_rejected(
             if _matching_tokens(conn, text, hashes):
                 for path in (copy, report):
                     if path.is_file():
-                        _destroy(path)
+                        destroy_file(path)
                 removed += 1
     redacted = 0
     with conn.transaction():

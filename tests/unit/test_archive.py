@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -68,3 +69,17 @@ def test_truncation_reordering_and_wrong_key_are_detected() -> None:
         decrypt_stream(io.BytesIO(blob), io.BytesIO(), bytes(32))
     with pytest.raises(ArchiveError, match="bad header"):
         decrypt_stream(io.BytesIO(b"plain text"), io.BytesIO(), KEY)
+
+
+def test_a_destroyed_file_is_overwritten_before_it_goes(tmp_path: Path) -> None:
+    from loaders.archive import destroy_file
+
+    target = tmp_path / "copy.enc"
+    target.write_bytes(b"secret" * 500_000)  # several chunks
+    keep = tmp_path / "same-inode"
+    os.link(target, keep)  # a second name shows what the blocks hold after
+    destroy_file(target)
+    assert not target.exists()
+    left = keep.read_bytes()
+    assert len(left) == 3_000_000 and b"secret" not in left
+    destroy_file(target)  # already gone: nothing to do
