@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     redis_max_memory_mb: int = Field(
         default=256, gt=0, description="The embedded Valkey server's memory limit."
     )
+    superset_workers: int = Field(
+        default=3,
+        gt=0,
+        le=32,
+        description="Superset's gunicorn worker processes (benchmarks/dashboards.py compares).",
+    )
+    superset_threads: int = Field(
+        default=4, gt=0, le=64, description="Threads of each Superset worker process."
+    )
+    superset_celery_concurrency: int = Field(
+        default=2, gt=0, le=32, description="Processes of Superset's Celery worker."
+    )
     superset_behind_https: bool = Field(
         default=False,
         description="Superset is reached through a TLS-terminating proxy: Secure cookies.",

@@ -13,12 +13,16 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 from flows.database import connection_info
 from flows.provision import (
@@ -27,6 +31,8 @@ from flows.provision import (
     directory_groups,
     superset_passfile,
 )
+from flows.redis_server import EmbeddedRedis, redis_url
+from flows.redis_server import status as redis_status
 from flows.secrets import SecretStore
 from flows.settings import PROJECT_DIR, Settings
 
@@ -36,6 +42,8 @@ BOOTSTRAP_ACCESS = PROJECT_DIR / "superset" / "bootstrap_access.py"
 ACCOUNT_ADMIN = PROJECT_DIR / "superset" / "account_admin.py"
 SECRET_KEY_ROTATION = PROJECT_DIR / "superset" / "secret_key_rotation.py"
 START_TIMEOUT_SECONDS = 240
+SERVICE_NAMES = {"web": "gunicorn", "worker": "Celery worker", "beat": "Celery beat"}
+RECENT_EVENTS_SECONDS = 600  # `status` reports restarts this recent
 
 ADMIN_USERNAME = "admin"
 ANALYST_USERNAME = "analyst"
@@ -81,6 +89,7 @@ class SupersetStatus:
     running: bool
     detail: str
     pid: int | None = None
+    healthy: bool = False  # answers, and every process of it runs
 
 
 def viewer_username(department: str) -> str:
@@ -156,8 +165,13 @@ class SupersetServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.state_dir / "superset"
-        self.pidfile = self.home / "gunicorn.pid"
+        self.pidfile = self.home / "supervisor.pid"
+        self.spec_file = self.home / "supervisor.json"
+        self.state_file = self.home / "supervisor-state.json"
+        self.supervisor_log = self.home / "supervisor.log"
         self.log_file = self.home / "server.log"
+        self.access_log = self.home / "access.log"
+        self.redis_url_file = self.home / "redis_url"
         self.bootstrap_marker = self.home / "bootstrapped"
         self.url = f"http://127.0.0.1:{settings.superset_port}"
 
@@ -174,6 +188,7 @@ class SupersetServer:
         """What the Superset process sees: paths and file names, never a secret's value."""
         store = SecretStore(self.settings.secrets_dir)
         store.get("superset_secret_key")  # created on first use
+        self._write_redis_url()
         audit = connection_info(self.settings)
         audit_dsn = {
             "host": audit.host,
@@ -201,6 +216,7 @@ class SupersetServer:
             "REMPART_MFA": self.settings.mfa_policy,
             **self._directory_environment(store),
             "REMPART_SESSION_IDLE_MINUTES": str(self.settings.superset_session_idle_minutes),
+            "REMPART_REDIS_URL_FILE": str(self.redis_url_file),
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
         }
@@ -248,17 +264,14 @@ class SupersetServer:
     # -- status -------------------------------------------------------------------------
 
     def _pid(self) -> int | None:
+        """The supervisor's pid, if it runs."""
         try:
             pid = int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
+            if "flows.supervisor" in " ".join(psutil.Process(pid).cmdline()):
+                return pid
+        except (OSError, ValueError, psutil.Error):
             pass
-        return pid
+        return None
 
     def _healthy(self) -> bool:
         try:
@@ -268,13 +281,59 @@ class SupersetServer:
         except (urllib.error.URLError, OSError):
             return False
 
+    def _state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
     def status(self) -> SupersetStatus:
+        """Whether Superset runs, and the truth about each of its processes: gunicorn and its
+        workers, the Celery worker and beat, what died and was restarted lately."""
         pid = self._pid()
         if pid is None:
             return SupersetStatus(False, "stopped")
-        if self._healthy():
-            return SupersetStatus(True, f"running (pid {pid}) on {self.url}", pid)
-        return SupersetStatus(True, f"starting or unhealthy (pid {pid}); log: {self.log_file}", pid)
+        state = self._state()
+        services = state.get("services", {})
+        lines, complete = [], bool(services)
+        for name, what in SERVICE_NAMES.items():
+            service = services.get(name, {})
+            alive = service.get("pid") is not None and psutil.pid_exists(service["pid"])
+            if not alive:
+                complete = False
+                exit_ = service.get("last_exit") or "not started yet"
+                lines.append(f"  {name}: {what} down ({exit_}); the supervisor restarts it")
+                continue
+            detail = f"  {name}: {what} pid {service['pid']}"
+            workers = service.get("workers", [])
+            if name == "web":
+                expected = self.settings.superset_workers
+                detail += f", {len(workers)} of {expected} workers"
+                complete = complete and len(workers) >= expected
+            elif name == "worker":
+                detail += f", {len(workers)} pool process(es)"
+            if service.get("restarts"):
+                detail += (
+                    f", restarted {service['restarts']} time(s), last {service.get('last_exit')}"
+                )
+            lines.append(detail)
+        recent = [
+            event
+            for event in state.get("events", [])
+            if time.time() - event["at"] < RECENT_EVENTS_SECONDS
+        ]
+        lines += [
+            f"  {time.strftime('%H:%M:%S', time.localtime(event['at']))} {event['what']}"
+            for event in recent
+        ]
+        healthy = self._healthy()
+        if healthy and complete:
+            head = f"running (supervisor pid {pid}) on {self.url}"
+        elif healthy:
+            head = f"running but degraded (supervisor pid {pid}) on {self.url}"
+        else:
+            head = f"starting or unhealthy (supervisor pid {pid}); log: {self.log_file}"
+        return SupersetStatus(True, "\n".join([head, *lines]), pid, healthy=healthy and complete)
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -403,9 +462,84 @@ class SupersetServer:
                 return False
         return True
 
+    def _prepare_redis(self, progress: Callable[[str], None]) -> None:
+        """Superset's processes share their state through Redis: the embedded server is
+        started if need be; an external one must answer. Its URL, password included, goes
+        to a file only Superset's account reads, never into an environment variable."""
+        if not self.settings.redis_url:
+            embedded = EmbeddedRedis(self.settings)
+            if not embedded.status().running:
+                progress(f"Redis: {embedded.start()}")
+        else:
+            found = redis_status(self.settings)
+            if not found.running:
+                raise SupersetError(f"Superset needs Redis: {found.detail}")
+
+    def _write_redis_url(self) -> None:
+        """Superset's configuration reads Redis's URL, password included, from this file of
+        its home (0600), never from an environment variable."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.redis_url_file.touch(mode=0o600)
+        self.redis_url_file.chmod(0o600)
+        self.redis_url_file.write_text(redis_url(self.settings) + "\n", encoding="utf-8")
+
+    def _services(self) -> list[dict[str, object]]:
+        """gunicorn (several workers, threads in each), Celery's worker and its beat."""
+        settings = self.settings
+        celery = [str(self.binary("celery")), "--app=superset.tasks.celery_app:app"]
+        return [
+            {
+                "name": "web",
+                "log": str(self.log_file),
+                "argv": [
+                    str(self.binary("gunicorn")),
+                    "--bind",
+                    f"127.0.0.1:{settings.superset_port}",
+                    "--workers",
+                    str(settings.superset_workers),
+                    "--worker-class",
+                    "gthread",
+                    "--threads",
+                    str(settings.superset_threads),
+                    "--timeout",
+                    "120",
+                    "--error-logfile",
+                    "-",
+                    # Which worker answered what, and how fast; paths without query strings.
+                    "--access-logfile",
+                    str(self.access_log),
+                    "--access-logformat",
+                    '%(t)s pid=%(p)s %(h)s "%(m)s %(U)s" %(s)s %(M)sms',
+                    "superset.app:create_app()",
+                ],
+            },
+            {
+                "name": "worker",
+                "log": str(self.home / "celery-worker.log"),
+                "argv": [
+                    *celery,
+                    "worker",
+                    "--loglevel=INFO",
+                    f"--concurrency={settings.superset_celery_concurrency}",
+                    "--hostname=rempart@%h",
+                ],
+            },
+            {
+                "name": "beat",
+                "log": str(self.home / "celery-beat.log"),
+                "argv": [
+                    *celery,
+                    "beat",
+                    "--loglevel=INFO",
+                    f"--schedule={self.home / 'celerybeat-schedule'}",
+                    "--pidfile=",
+                ],
+            },
+        ]
+
     def start(self, progress: Callable[[str], None] = print) -> str:
         current = self.status()
-        if current.running and self._healthy():
+        if current.running and current.healthy:
             return f"already {current.detail}"
         if current.running:
             self.stop()
@@ -414,49 +548,38 @@ class SupersetServer:
                 f"port {self.settings.superset_port} on 127.0.0.1 is taken by another program: "
                 "set REMPART_SUPERSET_PORT to a free one"
             )
+        self._prepare_redis(progress)
         self.bootstrap(progress)
         progress(f"Superset: starting on {self.url}")
-        log = self.log_file.open("a", encoding="utf-8")
-        log.write("\n==> gunicorn\n")
-        log.flush()
-        # One worker: the login rate limits are counted in its memory. Threads serve charts in
-        # parallel. Bound to the loopback interface only.
-        process = subprocess.Popen(
-            [
-                str(self.binary("gunicorn")),
-                "--bind",
-                f"127.0.0.1:{self.settings.superset_port}",
-                "--workers",
-                "1",
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "8",
-                "--timeout",
-                "120",
-                "--pid",
-                str(self.pidfile),
-                "--error-logfile",
-                "-",
-                "superset.app:create_app()",
-            ],
-            env=self.environment(),
-            cwd=self.home,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        spec = {
+            "state_file": str(self.state_file),
+            "env": self.environment(),
+            "cwd": str(self.home),
+            "services": self._services(),
+        }
+        self.spec_file.write_text(json.dumps(spec, indent=1), encoding="utf-8")
+        self.spec_file.chmod(0o600)
+        self.state_file.unlink(missing_ok=True)
+        with self.supervisor_log.open("a", encoding="utf-8") as log:
+            supervisor = subprocess.Popen(
+                [sys.executable, "-m", "flows.supervisor", str(self.spec_file)],
+                cwd=PROJECT_DIR,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pidfile.write_text(f"{supervisor.pid}\n")
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            if process.poll() is not None:
+            if supervisor.poll() is not None:
                 raise SupersetError(
-                    f"Superset exited during start-up (exit {process.returncode}):\n"
-                    f"{self._log_tail()}"
+                    f"Superset's supervisor exited during start-up (exit {supervisor.returncode})"
+                    f":\n{self._log_tail()}"
                 )
-            if self._healthy():
-                return f"running (pid {process.pid}) on {self.url}"
+            current = self.status()
+            if current.healthy:
+                return current.detail
             time.sleep(1)
         self.stop()
         raise SupersetError(
@@ -468,7 +591,7 @@ class SupersetServer:
         if pid is None:
             return "not running"
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             try:
                 os.kill(pid, 0)

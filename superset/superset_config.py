@@ -12,6 +12,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from celery.schedules import crontab
 from superset.utils.log import DBEventLogger
 
 # Rempart's own modules for Superset live beside this file (superset/rempart_superset/).
@@ -22,6 +23,8 @@ from rempart_superset.audit_trail import append_event, event_name
 from rempart_superset.login_attempts import failed_login
 from rempart_superset.mfa_views import mfa
 from rempart_superset.security import RempartSecurityManager
+from rempart_superset.shared_state import RedisStatsLogger, cache_configs, redis_url
+from rempart_superset.warehouse_access import NoWarehouseAccess, warehouse_role_for
 
 
 def _required(name: str) -> str:
@@ -151,9 +154,15 @@ LOCKOUT_POLICY = LockoutPolicy(
 )
 
 
-# Brute force across accounts, per address; one gunicorn worker, so memory suffices.
+# What Superset's processes share (rempart_superset/shared_state.py): Redis, at the URL that
+# `rempart superset start` writes to a file of Superset's home.
+REDIS_URL = redis_url(_required("REMPART_REDIS_URL_FILE"))
+
+# Brute force across accounts, per address, counted in Redis: the same count for every
+# gunicorn worker. Superset's own limit of every request per address stays on too.
 RATELIMIT_ENABLED = True
-RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_STORAGE_URI = REDIS_URL
+RATELIMIT_APPLICATION = "50 per second"
 AUTH_RATE_LIMITED = True
 AUTH_RATE_LIMIT = "5 per 40 second"
 # Superset 6.1 attaches that limit to a login view that no longer receives the form, and the
@@ -170,7 +179,23 @@ LOGIN_ENDPOINTS = (
 )
 
 
+# The legacy chart endpoint answers GET requests from a response cache keyed without the
+# user (etag_cache): it is not served. Every chart of Rempart uses /api/v1/chart/data.
+RETIRED_PATHS = ("/superset/explore_json",)
+
+
+def _refuse_retired_paths():
+    from flask import jsonify, request
+
+    if request.path.startswith(RETIRED_PATHS):
+        response = jsonify(message="this endpoint is not served by Rempart: use /api/v1/chart/data")
+        response.status_code = 410
+        return response
+    return None
+
+
 def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
+    app.before_request(_refuse_retired_paths)
     security = app.appbuilder.sm
     if not isinstance(security, RempartSecurityManager):
         raise RuntimeError("Rempart's security manager is not installed: refusing to start")
@@ -221,9 +246,45 @@ TALISMAN_CONFIG = {
 # only SELECT), no CREATE TABLE AS, no uploads, no file export to the server's disk.
 SQL_MAX_ROW = 100_000
 WTF_CSRF_ENABLED = True
-# Query results depend on who runs them (each department connects as its own Postgres role),
-# so they are never cached: a shared cache could hand one department's rows to another.
-DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+# Caches in Redis, shared by every process. Query results depend on who runs them (each
+# department connects as its own Postgres role), so the result and metadata caches are kept
+# apart per warehouse role, and a publication of the marts starts a new generation of them.
+globals().update(cache_configs(REDIS_URL))
+STATS_LOGGER = RedisStatsLogger(REDIS_URL)  # figures for `rempart metrics`
+
+
+class CeleryConfig:
+    """Superset's background tasks: broker and results in the same Redis."""
+
+    broker_url = REDIS_URL
+    result_backend = REDIS_URL
+    result_expires = 3600
+    broker_connection_retry_on_startup = True
+    imports = (
+        "superset.sql_lab",
+        "superset.tasks.scheduler",
+        "superset.tasks.thumbnails",
+        "superset.tasks.cache",
+    )
+    worker_prefetch_multiplier = 1
+    task_acks_late = False
+    beat_schedule = {  # noqa: RUF012 - Celery reads the class attribute
+        "reports.scheduler": {
+            "task": "reports.scheduler",
+            "schedule": crontab(minute="*", hour="*"),
+            "options": {"expires": 3600},
+        },
+        "reports.prune_log": {"task": "reports.prune_log", "schedule": crontab(minute=0, hour=0)},
+        # Superset's own action log; what people saw is kept in Rempart's audit trail.
+        "prune_logs": {
+            "task": "prune_logs",
+            "schedule": crontab(minute=30, hour=0),
+            "kwargs": {"retention_period_days": 90, "max_rows_per_run": 10000},
+        },
+    }
+
+
+CELERY_CONFIG = CeleryConfig
 SUPERSET_WEBSERVER_TIMEOUT = 120
 # Nothing phones home: no external help links, no version check.
 HELP_MENU_ITEMS: list[dict] = []
@@ -231,39 +292,10 @@ HELP_MENU_ITEMS: list[dict] = []
 
 # -- Row-level access to the warehouse ---------------------------------------------------------
 #
-# Superset's connection to the warehouse is registered (by the sync) as the Postgres role
-# `rempart_analyst`, which reads every department. For everyone else, this hook swaps the role
-# at connect time for the logged-in user's department role, `rempart_viewer_<department>`, which
-# Postgres row-level security restricts to that department. The passwords are in a pgpass file
-# named by the connection URL, so the swap changes the user name only. Anything unexpected
-# (no user, no department role, two of them) refuses the connection: fail closed.
-
-ALL_DEPARTMENTS_ROLES = {"Admin", "Analyst"}
-VIEWER_ROLE_PREFIX = "Viewer "
-_DEPARTMENT_SLUG = re.compile(r"^[a-z0-9_]{1,40}$")
-
-
-class NoWarehouseAccess(PermissionError):
-    pass
-
-
-def warehouse_role_for(role_names: set[str]) -> str | None:
-    """The Postgres role of a Superset user with these roles; None keeps the analyst role."""
-    if role_names & ALL_DEPARTMENTS_ROLES:
-        return None
-    departments = {
-        name[len(VIEWER_ROLE_PREFIX) :]
-        for name in role_names
-        if name.startswith(VIEWER_ROLE_PREFIX)
-    }
-    if len(departments) != 1:
-        raise NoWarehouseAccess(
-            "this account has no single department role: ask an administrator for access"
-        )
-    (department,) = departments
-    if not _DEPARTMENT_SLUG.match(department):
-        raise NoWarehouseAccess(f"invalid department role {department!r}")
-    return f"rempart_viewer_{department}"
+# Each user reads the warehouse as the Postgres role of their department (the analysts' role
+# for Admin and Analyst): rempart_superset/warehouse_access.py. The passwords are in a pgpass
+# file named by the connection URL, so the swap changes the user name only. Anything
+# unexpected (no user, no department role, two of them) refuses the connection: fail closed.
 
 
 def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):

@@ -50,6 +50,7 @@ from flows.database import (
 from flows.provision import prepare_database
 from flows.secrets import SecretStore
 from flows.settings import Settings
+from flows.superset_cache import new_cache_generation
 from flows.superset_server import SupersetServer
 from loaders.archive import produced_stream
 from loaders.audit import append_event
@@ -307,6 +308,8 @@ def restore_set(
     reapplied = reapply_erasures(
         settings, read_journals(settings) + replaced_erasures, f"restore of {path.name}", progress
     )
+    # Charts cached from the marts this restore replaced are never served again.
+    progress(new_cache_generation(settings))
     if superset_was_running:
         progress(f"Superset: {superset.start(progress)}")
     return Restoration(

@@ -178,13 +178,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     this deployment and the other tests' session database never see each other."""
     work = tmp_path_factory.mktemp("superset-deployment")
     with temporary_server(load_settings()) as scratch:
-        port = _free_port()
+        port, redis_port = _free_port(), _free_port()
         env = {
             **isolated_environment(scratch.state_dir, work),
             "REMPART_SUPERSET_PORT": str(port),
+            "REMPART_REDIS_PORT": str(redis_port),
             "REMPART_SUPERSET_SYNC": "true",
         }
-        settings = scratch.model_copy(update={"superset_port": port})
+        settings = scratch.model_copy(update={"superset_port": port, "redis_port": redis_port})
         deployment = Deployment(settings, env, SupersetServer(settings).url)
         try:
             deployment.rempart("examples")
@@ -192,6 +193,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             yield deployment
         finally:
             deployment.rempart("superset", "stop", check=False)
+            deployment.rempart("redis", "stop", check=False)
 
 
 @pytest.fixture(scope="session")

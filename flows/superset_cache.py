@@ -1,0 +1,67 @@
+"""Superset's caches and figures in Redis, as the pipeline sees them.
+
+Superset keeps query results per warehouse role and per publication generation
+(superset/rempart_superset/shared_state.py): after a publication of the marts, or a restore
+that replaces them, `new_cache_generation` makes every later request look under a new
+generation, so no chart answers from the previous publication. The key names are the ones
+shared_state.py writes; Superset's environment cannot be imported here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.redis_server import EmbeddedRedis, redis_url
+from flows.settings import Settings
+
+KEY_ROOT = "rempart:superset"
+GENERATION_KEY = f"{KEY_ROOT}:cache_generation"
+COUNTERS_KEY = f"{KEY_ROOT}:stats:counters"
+TIMING_KEY_PREFIX = f"{KEY_ROOT}:stats:timing:"
+
+
+def _client(settings: Settings) -> Any:
+    import valkey
+
+    return valkey.Valkey.from_url(redis_url(settings), socket_timeout=5, socket_connect_timeout=5)
+
+
+def new_cache_generation(settings: Settings) -> str:
+    """Retire every cached chart result; says what was done. The embedded server keeps
+    nothing across a restart, so when it is stopped there is nothing to retire."""
+    import valkey
+
+    if not settings.redis_url and not EmbeddedRedis(settings).status().running:
+        return "Superset's caches: none (Redis is stopped)"
+    try:
+        generation = _client(settings).incr(GENERATION_KEY)
+    except valkey.ValkeyError as error:
+        raise CacheInvalidationError(
+            f"the marts are published, but Superset's cached results could not be retired "
+            f"({error}): charts may show the previous publication until their cache expires; "
+            "`rempart superset stop` then `start` clears them"
+        ) from error
+    return f"Superset's caches: generation {generation}, earlier results retired"
+
+
+class CacheInvalidationError(RuntimeError):
+    """Cached results could not be retired; the message says what that means."""
+
+
+def superset_figures(settings: Settings) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
+    """Superset's counters and per-endpoint latency histograms (milliseconds), as its
+    processes recorded them; empty when Redis does not answer."""
+    import valkey
+
+    try:
+        client = _client(settings)
+        counters = {key.decode(): int(value) for key, value in client.hgetall(COUNTERS_KEY).items()}
+        timings = {}
+        for key in client.scan_iter(match=f"{TIMING_KEY_PREFIX}*", count=500):
+            name = key.decode()[len(TIMING_KEY_PREFIX) :]
+            timings[name] = {
+                field.decode(): float(value) for field, value in client.hgetall(key).items()
+            }
+    except valkey.ValkeyError:
+        return {}, {}
+    return counters, timings

@@ -1,0 +1,172 @@
+"""What Superset's processes share, in Redis: caches, rate-limit counters, Celery's queues,
+and the figures `rempart metrics` serves.
+
+Several gunicorn workers and the Celery worker each hold their own memory, so whatever must
+be the same for all of them lives in the Redis server Rempart starts (or the external one it
+is told of). Its URL, password included, is read from the file `REMPART_REDIS_URL_FILE`.
+
+Caches never cross departments. Rempart swaps the PostgreSQL role per user when Superset
+connects (warehouse_access.py): two people sending the very same query read different rows,
+and Superset's own cache keys do not see the swap. So every key of the query-result and
+metadata caches is prefixed with the warehouse role the current user's queries run as: a
+result cached for one department is found only by people of that department, the analysts'
+(every department) only by analysts and administrators. A request with no user, or with no
+single department, gets a prefix of its own, random: it never reads nor feeds a shared entry.
+
+The prefix also carries the publication generation, which `rempart run` increments after it
+publishes the marts: from then on every request looks under the new generation, and what was
+cached before is left to expire. A request reads the generation once, so a result computed
+from the previous publication is never stored under the new generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import g
+from flask_caching.backends.rediscache import RedisCache
+from superset.stats_logger import BaseStatsLogger
+
+from rempart_superset.warehouse_access import NoWarehouseAccess, warehouse_role_of
+
+logger = logging.getLogger(__name__)
+
+KEY_ROOT = "rempart:superset"
+GENERATION_KEY = f"{KEY_ROOT}:cache_generation"  # incremented at each publication
+COUNTERS_KEY = f"{KEY_ROOT}:stats:counters"
+TIMING_KEY_PREFIX = f"{KEY_ROOT}:stats:timing:"
+# Upper bounds (milliseconds) of the latency histogram's buckets, as Prometheus reads them.
+TIMING_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+
+
+def redis_url(url_file: str) -> str:
+    url = Path(url_file).read_text(encoding="utf-8").strip()
+    if not url.startswith(("redis://", "rediss://")):
+        raise RuntimeError(f"{url_file} holds no redis:// or rediss:// URL")
+    return url
+
+
+_clients: dict[str, Any] = {}
+
+
+def client(url: str) -> Any:
+    """One connection pool per process and URL (a forked worker makes its own)."""
+    import redis
+
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    return _clients[url]
+
+
+def _request_generation(url: str) -> str:
+    try:
+        memo = g.get("_rempart_cache_generation")
+    except RuntimeError:  # no application context: nothing to remember it in
+        memo = None
+    if memo is None:
+        memo = (client(url).get(GENERATION_KEY) or b"0").decode()
+        with contextlib.suppress(RuntimeError):
+            g._rempart_cache_generation = memo
+    return memo
+
+
+def department_prefix(url: str, name: str) -> Callable[[], str]:
+    """The key prefix of a cache whose entries hold warehouse rows (see the module's doc)."""
+
+    def prefix() -> str:
+        try:
+            role = warehouse_role_of(getattr(g, "user", None))
+        except (NoWarehouseAccess, RuntimeError):
+            return f"{KEY_ROOT}:{name}:unshared:{secrets.token_hex(16)}:"
+        return f"{KEY_ROOT}:{name}:{_request_generation(url)}:{role}:"
+
+    return prefix
+
+
+class DepartmentRedisCache(RedisCache):
+    """Flask-Caching's Redis cache, with the department prefix applied to unlink too."""
+
+    def unlink(self, *keys: str) -> Any:
+        if not keys:
+            return None
+        prefix = self._get_prefix()
+        return self._write_client.unlink(*[prefix + key for key in keys])
+
+
+def cache_configs(url: str) -> dict[str, dict[str, Any]]:
+    """Superset's four caches, all in Redis; the two that can hold rows per department."""
+    day = int(timedelta(days=1).total_seconds())
+    by_department = f"{__name__}.DepartmentRedisCache"
+    return {
+        "CACHE_CONFIG": {
+            "CACHE_TYPE": by_department,
+            "CACHE_REDIS_URL": url,
+            "CACHE_KEY_PREFIX": department_prefix(url, "metadata"),
+            "CACHE_DEFAULT_TIMEOUT": day,
+        },
+        "DATA_CACHE_CONFIG": {
+            "CACHE_TYPE": by_department,
+            "CACHE_REDIS_URL": url,
+            "CACHE_KEY_PREFIX": department_prefix(url, "data"),
+            "CACHE_DEFAULT_TIMEOUT": day,
+        },
+        # Entries under random keys, each checked against its owner by Superset.
+        "FILTER_STATE_CACHE_CONFIG": {
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_URL": url,
+            "CACHE_KEY_PREFIX": f"{KEY_ROOT}:filter_state:",
+            "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=90).total_seconds()),
+            "REFRESH_TIMEOUT_ON_RETRIEVAL": True,
+        },
+        "EXPLORE_FORM_DATA_CACHE_CONFIG": {
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_URL": url,
+            "CACHE_KEY_PREFIX": f"{KEY_ROOT}:explore_form_data:",
+            "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=7).total_seconds()),
+            "REFRESH_TIMEOUT_ON_RETRIEVAL": True,
+        },
+    }
+
+
+class RedisStatsLogger(BaseStatsLogger):
+    """Superset's STATS_LOGGER hook, counted in Redis for every process alike: counters
+    (among them Superset's own `loaded_from_cache` and `loaded_from_source`, the chart-data
+    cache's hits and misses) and a latency histogram per REST endpoint (`<Api>.<method>.time`,
+    milliseconds). A figure that cannot be written is logged, never fails the request."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(prefix="")
+        self.url = url
+
+    def _write(self, what: str, write: Callable[[Any], None]) -> None:
+        try:
+            pipeline = client(self.url).pipeline(transaction=False)
+            write(pipeline)
+            pipeline.execute()
+        except Exception as error:  # a metric never fails a request
+            logger.warning("Rempart stats: could not record %s: %s", what, error)
+
+    def incr(self, key: str) -> None:
+        self._write(key, lambda pipe: pipe.hincrby(COUNTERS_KEY, key, 1))
+
+    def decr(self, key: str) -> None:
+        self._write(key, lambda pipe: pipe.hincrby(COUNTERS_KEY, key, -1))
+
+    def gauge(self, key: str, value: float) -> None:
+        self._write(key, lambda pipe: pipe.hset(f"{KEY_ROOT}:stats:gauges", key, value))
+
+    def timing(self, key: str, value: float) -> None:
+        bucket = next((f"le_{bound}" for bound in TIMING_BUCKETS_MS if value <= bound), "le_inf")
+
+        def write(pipe: Any) -> None:
+            pipe.hincrby(TIMING_KEY_PREFIX + key, bucket, 1)
+            pipe.hincrby(TIMING_KEY_PREFIX + key, "count", 1)
+            pipe.hincrbyfloat(TIMING_KEY_PREFIX + key, "sum_ms", float(value))
+
+        self._write(key, write)
