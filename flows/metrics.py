@@ -4,7 +4,8 @@ database at every scrape (nothing is counted in this process, so a restart loses
 Per source (the source kinds of `seeds/source_kinds.csv`, and `unclassified`): files by
 status, rows landed, rows rejected by reason, the age of its newest file and the cadence it
 declared. Per run (the audit trail's `pipeline_run` events): how many by outcome, and the
-last one's duration, outcome and failed tests. The last publication of the marts.
+last one's duration, outcome and failed tests. The last publication of the marts. Superset's
+request latency and chart-data cache hits, which its processes count in Redis.
 
 Served on 127.0.0.1 only; with `REMPART_METRICS_TOKEN=true`, a scrape must carry the bearer
 token `metrics_token` of the secrets store.
@@ -16,12 +17,18 @@ import hmac
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
+from prometheus_client.core import (
+    CollectorRegistry,
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from flows.database import connection_info
 from flows.secrets import SecretStore
 from flows.settings import Settings
+from flows.superset_cache import TIMING_BUCKETS_MS, superset_figures
 
 FILES_SQL = """
 select coalesce(source_kind, 'unclassified'), file_status, count(*),
@@ -148,9 +155,55 @@ class WarehouseCollector:
         yield from (last_duration, last_outcome, last_failed, last_run, published)
 
 
+class SupersetCollector:
+    """Superset's request latency per REST endpoint and its chart-data cache, as all of its
+    processes recorded them in Redis (superset/rempart_superset/shared_state.py)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        counters, timings = superset_figures(self.settings)
+        latency = HistogramMetricFamily(
+            "rempart_superset_request_duration_seconds",
+            "Time Superset took to answer its REST API, by endpoint.",
+            labels=["endpoint"],
+        )
+        for key, figures in sorted(timings.items()):
+            if not key.endswith(".time"):
+                continue
+            cumulative, buckets = 0.0, []
+            for bound in TIMING_BUCKETS_MS:
+                cumulative += figures.get(f"le_{bound}", 0)
+                buckets.append((str(bound / 1000), cumulative))
+            buckets.append(("+Inf", figures.get("count", 0)))
+            latency.add_metric(
+                [key.removesuffix(".time")], buckets, figures.get("sum_ms", 0) / 1000
+            )
+        lookups = CounterMetricFamily(
+            "rempart_superset_chart_cache_lookups",
+            "Chart-data queries answered from the cache (hit) or by the warehouse (miss).",
+            labels=["result"],
+        )
+        hits, misses = counters.get("loaded_from_cache", 0), counters.get("loaded_from_source", 0)
+        lookups.add_metric(["hit"], hits)
+        lookups.add_metric(["miss"], misses)
+        ratio = GaugeMetricFamily(
+            "rempart_superset_chart_cache_hit_ratio",
+            "Share of chart-data queries answered from the cache since Redis started.",
+        )
+        if hits + misses:
+            ratio.add_metric([], hits / (hits + misses))
+        yield from (latency, lookups, ratio)
+
+
 def exposition(settings: Settings) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WarehouseCollector(settings))
+    registry.register(SupersetCollector(settings))
     return generate_latest(registry)
 
 

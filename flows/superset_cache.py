@@ -18,6 +18,7 @@ KEY_ROOT = "rempart:superset"
 GENERATION_KEY = f"{KEY_ROOT}:cache_generation"
 COUNTERS_KEY = f"{KEY_ROOT}:stats:counters"
 TIMING_KEY_PREFIX = f"{KEY_ROOT}:stats:timing:"
+TIMING_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 
 
 def _client(settings: Settings) -> Any:

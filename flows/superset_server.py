@@ -503,6 +503,9 @@ class SupersetServer:
                     str(settings.superset_threads),
                     "--timeout",
                     "120",
+                    # Connections kept open between requests, as browsers and proxies expect.
+                    "--keep-alive",
+                    "5",
                     "--error-logfile",
                     "-",
                     # Which worker answered what, and how fast; paths without query strings.

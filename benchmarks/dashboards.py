@@ -1,0 +1,406 @@
+"""Dashboards benchmark: department viewers asking Superset for the KPI overview's charts.
+
+What is measured, in one run, on a throw-away embedded PostgreSQL server, Redis and Superset
+of its own (free ports on 127.0.0.1), so the user's `.rempart/` is never touched:
+
+1. Set-up, untimed: a sales export of 5,000,000 rows (`--rows`, the generator of
+   `benchmarks/transform.py`; one KPI value a row, three departments) lands through
+   `rempart run`, which builds and publishes the marts (5M rows in `fct_kpi_values`),
+   starts Superset and syncs it.
+2. The five queries of the KPI overview's charts (KPIs over time, value by category, share by
+   department, two big numbers), sent to the chart-data API as the dashboard sends them.
+3. The SQL floor: the SQL Superset generates for each (asked with `result_type: query`), run
+   directly in PostgreSQL as the viewer's own role (row-level security applies), the median
+   of five runs each, added up for the five.
+4. For each Superset layout (`--layouts`, workers x threads; today's default and the former
+   single worker by default), Superset restarted with it, then:
+   * one viewer alone: the dashboard's five charts asked at once, as a browser does, without
+     the cache (`force`), 20 times: the median wall time, and its ratio to the SQL floor;
+   * ten viewers of three departments, each from an address of its own (ten people), for
+     `--seconds` each: uncached (`force`), then cached. A viewer asks the five charts at once,
+     reads them for `--think` seconds, and asks again. p50 and p95 of the answers, answers per
+     second, errors and 429s (Superset's limit of 50 requests a second per address).
+
+Targets, on 2 cores: one viewer alone at most 2x the SQL floor; uncached p95 at ten viewers at
+most 6x the one-viewer median and under 500 ms; cached p95 under 50 ms; no error, no 429.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/dashboards.py [--rows N] [--seconds S] [--layouts 3x4,1x8]
+
+The results go to stdout, progress to stderr. Targets are marked PASS or MISS and never change
+the exit status; it is 1 only when something failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import transform  # the sales generator of the transform benchmark
+
+VENV_BIN = Path(sys.executable).parent
+VIEWERS = 10
+ALONE_REPEATS = 20
+TIME_AXIS = {
+    "timeGrain": "P1D",
+    "columnType": "BASE_AXIS",
+    "sqlExpression": "measured_on",
+    "label": "measured_on",
+    "expressionType": "SQL",
+}
+
+
+def chart_queries() -> dict[str, dict]:
+    """The KPI overview's chart queries (superset/assets/charts/), on kpi_daily_summary."""
+    charts = {
+        "KPIs over time": {"columns": [TIME_AXIS, "kpi_name"], "metrics": ["daily_value"]},
+        "Value by category": {"columns": ["category", "kpi_name"], "metrics": ["daily_value"]},
+        "Share by department": {"columns": ["department"], "metrics": ["value_total"]},
+        "Revenue per day": {
+            "columns": [],
+            "metrics": ["daily_value"],
+            "filters": [{"col": "kpi_code", "op": "==", "val": "chiffre_affaires"}],
+        },
+        "Units per day": {
+            "columns": [],
+            "metrics": ["daily_value"],
+            "filters": [{"col": "kpi_code", "op": "==", "val": "unites_vendues"}],
+        },
+    }
+    return {
+        name: {"time_range": "No filter", "row_limit": 10000, **q} for name, q in charts.items()
+    }
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def rempart(env: dict[str, str], *args: str, log: Path) -> int:
+    with log.open("a") as output:
+        return subprocess.run(
+            [str(VENV_BIN / "rempart"), *args],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+            timeout=7200,
+        ).returncode
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+@dataclass
+class Load:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    limited: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, seconds: float, status: int) -> None:
+        with self.lock:
+            if status == 200:
+                self.latencies.append(seconds)
+            elif status == 429:
+                self.limited += 1
+            else:
+                self.errors += 1
+
+
+class Viewer:
+    def __init__(self, url: str, token: str, dataset_id: int, address: str) -> None:
+        self.http = httpx.Client(
+            base_url=url,
+            transport=httpx.HTTPTransport(local_address=address),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+            limits=httpx.Limits(max_connections=6),
+        )
+        self.dataset_id = dataset_id
+        self.pool = ThreadPoolExecutor(max_workers=len(chart_queries()))
+
+    def ask(self, query: dict, force: bool) -> tuple[float, int, dict]:
+        started = time.perf_counter()
+        response = self.http.post(
+            "/api/v1/chart/data",
+            json={
+                "datasource": {"id": self.dataset_id, "type": "table"},
+                "queries": [query],
+                "force": force,
+                "result_format": "json",
+                "result_type": "full",
+            },
+        )
+        seconds = time.perf_counter() - started
+        return seconds, response.status_code, response.json() if response.is_success else {}
+
+    def dashboard(self, force: bool, load: Load | None = None) -> float:
+        """The five charts at once, as a browser asks them; the wall time."""
+        started = time.perf_counter()
+        answers = list(self.pool.map(lambda q: self.ask(q, force), chart_queries().values()))
+        for seconds, status, _ in answers:
+            if load is not None:
+                load.add(seconds, status)
+            elif status != 200:
+                raise RuntimeError(f"a chart answered {status}")
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        self.http.close()
+
+
+def sql_floor(viewer: Viewer, connect: object) -> tuple[float, dict[str, float]]:
+    """The SQL Superset generates for each chart, run as the viewer's role: median of five."""
+    each = {}
+    for name, query in chart_queries().items():
+        response = viewer.http.post(
+            "/api/v1/chart/data",
+            json={
+                "datasource": {"id": viewer.dataset_id, "type": "table"},
+                "queries": [query],
+                "result_type": "query",
+            },
+        )
+        response.raise_for_status()
+        statement = response.json()["result"][0]["query"]
+        runs = []
+        with connect() as conn:  # type: ignore[operator]
+            for _ in range(6):
+                started = time.perf_counter()
+                conn.execute(statement).fetchall()
+                runs.append(time.perf_counter() - started)
+        each[name] = statistics.median(runs[1:])
+    return sum(each.values()), each
+
+
+def run_viewers(viewers: list[Viewer], seconds: float, think: float, force: bool) -> Load:
+    load = Load()
+    deadline = time.monotonic() + seconds
+
+    def person(viewer: Viewer) -> None:
+        while time.monotonic() < deadline:
+            viewer.dashboard(force, load)
+            time.sleep(think)
+
+    threads = [threading.Thread(target=person, args=(viewer,)) for viewer in viewers]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    load.elapsed = time.monotonic() - started  # type: ignore[attr-defined]
+    return load
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000, help="KPI values landed")
+    parser.add_argument("--seconds", type=float, default=90, help="each phase at ten viewers")
+    parser.add_argument("--think", type=float, default=1.0, help="a viewer's pause per load")
+    parser.add_argument(
+        "--layouts", default="3x4,1x8", help="Superset layouts: WORKERSxTHREADS, comma-separated"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    from flows.database import temporary_server
+    from flows.provision import department_slugs, superset_passfile
+    from flows.secrets import SecretStore
+    from flows.settings import PROJECT_DIR, load_settings
+    from flows.superset_server import SupersetServer, current_demo_code, password_secret
+    from flows.superset_sync import SupersetClient
+
+    layouts = [tuple(int(n) for n in layout.split("x")) for layout in arguments.layouts.split(",")]
+    workdir = Path(tempfile.mkdtemp(prefix="rempart-dashboards-"))
+    log = workdir / "rempart.log"
+    results: list[tuple[str, str, str, str]] = []
+    try:
+        with temporary_server(load_settings()) as scratch, contextlib.ExitStack() as cleanup:
+            port, redis_port = free_port(), free_port()
+            env = {
+                **os.environ,
+                "REMPART_DATABASE_URL": "",
+                "REMPART_STATE_DIR": str(scratch.state_dir),
+                "REMPART_INBOX_DIR": str(workdir / "inbox"),
+                "REMPART_ARCHIVE_DIR": str(workdir / "archive"),
+                "REMPART_QUARANTINE_DIR": str(workdir / "quarantine"),
+                "REMPART_SUPERSET_PORT": str(port),
+                "REMPART_REDIS_PORT": str(redis_port),
+                "DBT_TARGET_PATH": str(workdir / "target"),
+                "DBT_LOG_PATH": str(workdir / "logs"),
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "DO_NOT_TRACK": "1",
+            }
+            cleanup.callback(rempart, env, "redis", "stop", log=log)
+            cleanup.callback(rempart, env, "superset", "stop", log=log)
+            settings = scratch.model_copy(update={"superset_port": port, "redis_port": redis_port})
+            inbox = workdir / "inbox"
+            inbox.mkdir()
+            plan = transform.DataPlan(rows=arguments.rows, new_keys=1, updates=1)
+            big, _ = transform.generate(workdir, plan)
+            shutil.move(big, inbox / big.name)
+            progress("set-up: rempart run (land, build, publish, start Superset, sync)...")
+            started = time.perf_counter()
+            if rempart(env, "run", log=log) != 0:
+                progress(f"the set-up run failed: see {log}")
+                return 1
+            progress(f"  {time.perf_counter() - started:.0f} s")
+
+            import psycopg
+
+            from flows.database import connection_info
+
+            with connection_info(settings).connect() as conn:
+                (facts,) = conn.execute("select count(*) from marts.fct_kpi_values").fetchone()
+                (summary,) = conn.execute("select count(*) from marts.kpi_daily_summary").fetchone()
+            progress(f"fct_kpi_values: {facts:,} rows; kpi_daily_summary: {summary:,} rows")
+            secrets = SecretStore(settings.secrets_dir)
+            url = SupersetServer(settings).url
+            departments = department_slugs(PROJECT_DIR)
+            tokens = {}
+            for department in departments:
+                account = f"viewer_{department}"
+                tokens[department] = SupersetClient.log_in(
+                    url,
+                    account,
+                    secrets.get(password_secret(account)),
+                    otp=current_demo_code(settings, account),
+                ).access_token
+                time.sleep(0.1)
+            probe = SupersetClient(url, tokens[departments[0]])
+            dataset_id = next(
+                row["id"]
+                for row in probe.list_all("/api/v1/dataset/", columns="!(id,table_name)")
+                if row["table_name"] == "kpi_daily_summary"
+            )
+            info = connection_info(settings)
+
+            def as_first_department() -> psycopg.Connection:
+                return psycopg.connect(
+                    host=info.host,
+                    port=info.port,
+                    dbname=info.dbname,
+                    user=f"rempart_viewer_{departments[0]}",
+                    passfile=str(superset_passfile(settings)),
+                    autocommit=True,
+                )
+
+            alone = Viewer(url, tokens[departments[0]], dataset_id, "127.0.0.30")
+            floor, each = sql_floor(alone, as_first_department)
+            alone.close()
+            for name, seconds in each.items():
+                progress(f"  SQL floor, {name}: {seconds * 1000:.1f} ms")
+            results.append(("SQL floor, five charts", f"{floor * 1000:.0f} ms", "", ""))
+
+            for workers, threads in layouts:
+                layout = f"{workers} worker(s) x {threads} threads"
+                progress(f"Superset with {layout}...")
+                rempart(env, "superset", "stop", log=log)
+                layout_env = {
+                    **env,
+                    "REMPART_SUPERSET_WORKERS": str(workers),
+                    "REMPART_SUPERSET_THREADS": str(threads),
+                }
+                if rempart(layout_env, "superset", "start", log=log) != 0:
+                    progress(f"Superset did not start with {layout}: see {log}")
+                    return 1
+                alone = Viewer(url, tokens[departments[0]], dataset_id, "127.0.0.31")
+                alone.dashboard(force=True)  # each worker's first request pays its start-up
+                walls = [alone.dashboard(force=True) for _ in range(ALONE_REPEATS)]
+                alone.close()
+                one = statistics.median(walls)
+                results.append(
+                    (
+                        f"{layout}: one viewer alone (uncached)",
+                        f"{one * 1000:.0f} ms ({one / floor:.1f}x floor)",
+                        "<= 2x floor",
+                        "PASS" if one <= 2 * floor else "MISS",
+                    )
+                )
+                for force in (True, False):
+                    viewers = [
+                        Viewer(
+                            url,
+                            tokens[departments[n % len(departments)]],
+                            dataset_id,
+                            f"127.0.0.{40 + n}",
+                        )
+                        for n in range(VIEWERS)
+                    ]
+                    if not force:
+                        for viewer in viewers:  # what a first visitor put in the cache
+                            viewer.dashboard(force=False)
+                    kind = "uncached" if force else "cached"
+                    progress(f"  ten viewers, {kind}, {arguments.seconds:.0f} s...")
+                    load = run_viewers(viewers, arguments.seconds, arguments.think, force)
+                    for viewer in viewers:
+                        viewer.close()
+                    if not load.latencies:
+                        results.append((f"{layout}: ten viewers, {kind}", "no answer", "", "MISS"))
+                        continue
+                    p50 = percentile(load.latencies, 0.5)
+                    p95 = percentile(load.latencies, 0.95)
+                    rate = len(load.latencies) / load.elapsed  # type: ignore[attr-defined]
+                    if force:
+                        target = min(6 * one, 0.5)
+                        verdict = "PASS" if p95 <= target else "MISS"
+                        wanted = f"p95 <= {target * 1000:.0f} ms"
+                    else:
+                        verdict = "PASS" if p95 < 0.05 else "MISS"
+                        wanted = "p95 < 50 ms"
+                    clean = load.errors == 0 and load.limited == 0
+                    results.append(
+                        (
+                            f"{layout}: ten viewers, {kind}",
+                            f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+                            f"{rate:.1f} answers/s, {load.errors} errors, {load.limited} x 429",
+                            wanted + ", no error",
+                            verdict if clean else "MISS",
+                        )
+                    )
+    finally:
+        if arguments.keep:
+            progress(f"work folder kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    width = max(len(row[0]) for row in results)
+    print(f"\nKPI overview, {arguments.rows:,} KPI values, {VIEWERS} viewers, one run")
+    for name, value, target, verdict in results:
+        print(f"{name:<{width}}  {value:<60} {target:<28} {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
