@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -389,7 +390,18 @@ class SupersetServer:
             progress("Superset: creating default roles and permissions")
             self._run([superset, "init"], "superset init")
             self.bootstrap_marker.write_text(fingerprint)
+        self._use_write_ahead_log()
         self.apply_accounts(superset_accounts(self.settings), {SYNC_ROLE: SYNC_PERMISSIONS})
+
+    def _use_write_ahead_log(self) -> None:
+        """Superset's metadata database in SQLite's WAL mode: every gunicorn worker and the
+        Celery worker write to it (its action log, sessions), and readers then never wait
+        for a writer. The mode is stored in the file; backups copy it with SQLite's online
+        backup, which includes what is still in the log."""
+        metadata = self.home / "superset.db"
+        if metadata.exists():
+            with contextlib.closing(sqlite3.connect(metadata)) as conn:
+                conn.execute("pragma journal_mode=wal")
 
     def apply_accounts(
         self,

@@ -8,11 +8,14 @@ nothing from the project: every value it needs comes from the environment that
 import json
 import os
 import re
+import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from superset.utils.log import DBEventLogger
 
 # Rempart's own modules for Superset live beside this file (superset/rempart_superset/).
@@ -55,6 +58,19 @@ DATA_DIR = str(_STATE_DIR / "superset")  # else Superset writes to ~/.superset
 SQLALCHEMY_DATABASE_URI = os.environ.get(
     "SUPERSET_METADATA_URI", f"sqlite:///{DATA_DIR}/superset.db?check_same_thread=false"
 )
+# Every gunicorn worker and the Celery worker write to the metadata (action log, sessions):
+# wait for a writer rather than fail, and in WAL mode (set by `rempart superset start`) sync
+# at checkpoints only; a power cut may lose the last log lines, never the database.
+if SQLALCHEMY_DATABASE_URI.startswith("sqlite:"):
+    SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"timeout": 30}}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("pragma synchronous=normal")
+
+
 # Never the metadata URI: Superset may register it as a queryable "examples" database.
 SQLALCHEMY_EXAMPLES_URI = f"sqlite:///{DATA_DIR}/examples.db?check_same_thread=false"
 FILENAME = f"{DATA_DIR}/superset.log"

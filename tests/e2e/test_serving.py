@@ -328,6 +328,7 @@ def test_metrics_serve_superset_latency_and_cache_hits(deployment: Deployment) -
     }
     for _ in range(2):  # a miss, then a hit at least
         assert client.http.post("/api/v1/chart/data", json=query).status_code == 200
+    time.sleep(3)  # each process writes its figures every second
     counters, timings = superset_figures(deployment.settings)
     scraped = deployment.rempart("metrics", "--once")
 
