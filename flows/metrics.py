@@ -237,8 +237,8 @@ def serve(settings: Settings, port: int, announce: Callable[[str], None] = print
         def log_message(self, format: str, *args: object) -> None:
             return  # a scrape every 15 s is not news
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    announce(f"http://127.0.0.1:{port}/metrics")
+    server = ThreadingHTTPServer((settings.listen_host, port), Handler)
+    announce(f"http://{settings.listen_host}:{port}/metrics")
     try:
         server.serve_forever()
     finally:

@@ -52,10 +52,20 @@ class Settings(BaseSettings):
         default_factory=getpass.getuser, description="Who is acting, as written to the audit trail."
     )
     superset_port: int = Field(default=8088, gt=0, lt=65536, description="Superset's port.")
+    listen_host: str = Field(
+        default="127.0.0.1",
+        description="The address Superset and `rempart metrics` listen on: this machine only. "
+        "In a container, its private network (0.0.0.0), which the compose file never publishes.",
+    )
     redis_url: str = Field(
         default="",
         description="An external Redis or Valkey (redis:// or rediss:// for TLS, password in "
         "the URL); unset: the embedded Valkey server.",
+    )
+    redis_url_file: Path | None = Field(
+        default=None,
+        description="A file holding that URL (a Docker secret), so the password is in no "
+        "environment variable.",
     )
     redis_port: int = Field(
         default=6390, gt=0, lt=65536, description="The embedded Valkey server's port, on 127.0.0.1."
@@ -162,6 +172,9 @@ class Settings(BaseSettings):
         return "off" if self.auth == "oidc" else "required"
 
     def model_post_init(self, _context: object) -> None:
+        if self.redis_url_file and not self.redis_url:
+            url = self.redis_url_file.read_text(encoding="utf-8").strip()
+            object.__setattr__(self, "redis_url", url)
         for name in ("state_dir", "inbox_dir", "archive_dir", "quarantine_dir"):
             path: Path = getattr(self, name).expanduser()
             if not path.is_absolute():

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psutil
 
@@ -495,8 +495,9 @@ class SupersetServer:
         self.redis_url_file.chmod(0o600)
         self.redis_url_file.write_text(redis_url(self.settings) + "\n", encoding="utf-8")
 
-    def _services(self) -> list[dict[str, object]]:
-        """gunicorn (several workers, threads in each), Celery's worker and its beat."""
+    def _services(self, foreground: bool = False) -> list[dict[str, object]]:
+        """gunicorn (several workers, threads in each), Celery's worker and its beat. In the
+        foreground (a container's command), gunicorn's access log goes to standard output."""
         settings = self.settings
         celery = [str(self.binary("celery")), "--app=superset.tasks.celery_app:app"]
         return [
@@ -506,7 +507,7 @@ class SupersetServer:
                 "argv": [
                     str(self.binary("gunicorn")),
                     "--bind",
-                    f"127.0.0.1:{settings.superset_port}",
+                    f"{settings.listen_host}:{settings.superset_port}",
                     "--workers",
                     str(settings.superset_workers),
                     "--worker-class",
@@ -522,7 +523,7 @@ class SupersetServer:
                     "-",
                     # Which worker answered what, and how fast; paths without query strings.
                     "--access-logfile",
-                    str(self.access_log),
+                    "-" if foreground else str(self.access_log),
                     "--access-logformat",
                     '%(t)s pid=%(p)s %(h)s "%(m)s %(U)s" %(s)s %(M)sms',
                     "superset.app:create_app()",
@@ -551,6 +552,22 @@ class SupersetServer:
                 ],
             },
         ]
+
+    def serve(self, service: str, progress: Callable[[str], None] = print) -> NoReturn:
+        """Run one service in the foreground, in place of this process: the command of a
+        container or a service unit, where the container engine or the init system restarts
+        it. `web` first sets up Superset's metadata and accounts, as `start` does."""
+        argv = {entry["name"]: entry["argv"] for entry in self._services(foreground=True)}
+        if service not in argv:
+            raise SupersetError(f"no Superset service {service!r}: web, worker or beat")
+        if service == "web":
+            self._prepare_redis(progress)
+            self.bootstrap(progress)
+        environment = self.environment()
+        command = [str(part) for part in argv[service]]  # type: ignore[union-attr]
+        sys.stdout.flush()
+        os.chdir(self.home)
+        os.execve(command[0], command, environment)
 
     def start(self, progress: Callable[[str], None] = print) -> str:
         current = self.status()

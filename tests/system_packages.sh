@@ -2,11 +2,13 @@
 # The Debian packages the checks need beyond Python: Chromium and its driver for the browser
 # tests of the dashboards (Playwright drives this system browser; nothing is downloaded),
 # fonts for readable screenshots, OpenLDAP's server and tools for the directory login
-# tests (each test starts its own slapd in a temporary folder), and Prometheus for its
-# promtool, which checks the metrics and the alert rules. Installed when missing and allowed
+# tests (each test starts its own slapd in a temporary folder), Prometheus for its
+# promtool, which checks the metrics and the alert rules, Docker Compose (the Python one,
+# which validates deploy/compose.yaml without an engine) and Caddy, the TLS proxy the tests
+# put in front of Superset. Installed when missing and allowed
 # (root, or `sudo -n`); otherwise this stops at once with the exact command to run.
 set -euo pipefail
-packages=(chromium chromium-driver fonts-dejavu-core slapd ldap-utils prometheus)
+packages=(chromium chromium-driver fonts-dejavu-core slapd ldap-utils prometheus docker-compose caddy)
 
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
@@ -21,7 +23,7 @@ elif ! { command -v chromium && command -v chromedriver && command -v slapd; } >
 fi
 ((${#missing[@]})) || exit 0
 
-# Debian starts a system-wide slapd and Prometheus (on every address) on install; the tests
+# Debian starts a system-wide slapd, Prometheus and Caddy (on every address) on install; the tests
 # only need the programs, and this machine no service it did not ask for: a policy-rc.d
 # keeps them from starting (unless one is already there), systemd is told to leave them off.
 install="apt-get install -y -qq --no-install-recommends ${missing[*]}"
@@ -29,7 +31,7 @@ if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     install="printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && { $install; status=\$?; rm -f /usr/sbin/policy-rc.d; exit \$status; }"
 fi
 command="apt-get update -qq && ( $install )"
-for service in slapd prometheus; do
+for service in slapd prometheus caddy; do
     if [[ " ${missing[*]} " == *" $service "* ]] && command -v systemctl >/dev/null 2>&1; then
         command+=" && { systemctl disable --now $service 2>/dev/null || true; }"
     fi

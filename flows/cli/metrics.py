@@ -25,7 +25,9 @@ def metrics(settings: Settings, arguments: argparse.Namespace) -> int:
             lambda url: print(f"serving {url}{token}; Ctrl-C stops", flush=True),
         )
     except OSError as error:
-        raise CommandError(f"cannot listen on 127.0.0.1:{arguments.port}: {error}") from error
+        raise CommandError(
+            f"cannot listen on {settings.listen_host}:{arguments.port}: {error}"
+        ) from error
     except KeyboardInterrupt:
         return 0
     return 0

@@ -37,6 +37,9 @@ def superset(settings: Settings, arguments: argparse.Namespace) -> int:
     try:
         if action == "start":
             start(settings, server)
+        elif action == "serve":
+            prepare_database(settings)
+            server.serve(arguments.service)
         elif action == "stop":
             print(f"Superset: {server.stop()}")
         elif action == "status":
@@ -67,6 +70,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     group.set_defaults(run=superset)
     actions = group.add_subparsers(dest="superset_command", required=True, metavar="ACTION")
     actions.add_parser("start", help="set up and serve Superset on 127.0.0.1")
+    serve = actions.add_parser(
+        "serve",
+        help="run one of Superset's services in the foreground (a container's command): "
+        "web (sets up, then gunicorn), worker or beat (Celery)",
+    )
+    serve.add_argument("service", choices=["web", "worker", "beat"])
     actions.add_parser("stop", help="stop Superset")
     actions.add_parser("status", help="say whether Superset is up (exit 1 if not)")
     actions.add_parser(
