@@ -25,7 +25,7 @@ help:
 	@echo "make demo   run Rempart end to end on the demo files (embedded PostgreSQL)"
 	@echo "make test   run every check: ruff, sqlfluff, pytest"
 	@echo "make lint   ruff and sqlfluff only"
-	@echo "make stop   stop what make demo left running (Superset, then PostgreSQL)"
+	@echo "make stop   stop what make demo left running (Superset and its workers, Redis, PostgreSQL)"
 
 # uv, pinned, in a private tools folder: nothing is installed outside the project.
 $(UV):

@@ -288,6 +288,15 @@ class SupersetServer:
         except (OSError, ValueError):
             return {}
 
+    def _started_workers(self) -> int:
+        """How many gunicorn workers the running Superset was started with."""
+        try:
+            spec = json.loads(self.spec_file.read_text(encoding="utf-8"))
+            web = next(entry for entry in spec["services"] if entry["name"] == "web")
+            return int(web["argv"][web["argv"].index("--workers") + 1])
+        except (OSError, ValueError, KeyError, StopIteration):
+            return self.settings.superset_workers
+
     def status(self) -> SupersetStatus:
         """Whether Superset runs, and the truth about each of its processes: gunicorn and its
         workers, the Celery worker and beat, what died and was restarted lately."""
@@ -308,7 +317,7 @@ class SupersetServer:
             detail = f"  {name}: {what} pid {service['pid']}"
             workers = service.get("workers", [])
             if name == "web":
-                expected = self.settings.superset_workers
+                expected = self._started_workers()
                 detail += f", {len(workers)} of {expected} workers"
                 complete = complete and len(workers) >= expected
             elif name == "worker":
