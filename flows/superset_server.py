@@ -530,11 +530,12 @@ class SupersetServer:
                     "5",
                     "--error-logfile",
                     "-",
-                    # Which worker answered what, and how fast; paths without query strings.
+                    # Which worker answered what, how fast, to which X-Request-Id (a proxy
+                    # may set one); paths without their query strings.
                     "--access-logfile",
                     "-" if foreground else str(self.access_log),
                     "--access-logformat",
-                    '%(t)s pid=%(p)s %(h)s "%(m)s %(U)s" %(s)s %(M)sms',
+                    '%(t)s pid=%(p)s %(h)s "%(m)s %(U)s" %(s)s %(M)sms request=%({x-request-id}i)s',
                     "superset.app:create_app()",
                 ],
             },

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -46,6 +47,21 @@ def _pid_of(line: str) -> int:
     return int(line.split("pid=<", 1)[1].split(">", 1)[0])
 
 
+def _served_by(deployment: Deployment, request_id: str) -> int:
+    """The worker that answered the request of this id (gunicorn logs it once answered)."""
+    deadline = time.monotonic() + 10
+    while True:
+        for line in reversed(_access_lines(deployment)):
+            if line.endswith(f"request={request_id}"):
+                return _pid_of(line)
+        assert time.monotonic() < deadline, f"request {request_id} is not in the access log"
+        time.sleep(0.05)
+
+
+def _request_id() -> dict[str, str]:
+    return {"X-Request-Id": uuid.uuid4().hex}
+
+
 @contextmanager
 def connections_to_every_worker(
     deployment: Deployment, address: str
@@ -62,8 +78,9 @@ def connections_to_every_worker(
                 timeout=120,
             )
             opened.append(client)
-            assert client.get("/health").status_code == 200
-            clients.setdefault(_pid_of(_access_lines(deployment)[-1]), client)
+            headers = _request_id()
+            assert client.get("/health", headers=headers).status_code == 200
+            clients.setdefault(_served_by(deployment, headers["X-Request-Id"]), client)
         assert len(clients) == expected, f"only {len(clients)} of {expected} workers answered"
         yield clients
     finally:
@@ -75,9 +92,10 @@ def _chart_answer(
     deployment: Deployment, client: httpx.Client, token: str, dataset_id: int
 ) -> tuple[int, dict]:
     """One chart-data answer on this connection as this token's user, and the worker's pid."""
+    headers = {"Authorization": f"Bearer {token}", **_request_id()}
     response = client.post(
         "/api/v1/chart/data",
-        headers={"Authorization": f"Bearer {token}"},
+        headers=headers,
         json={
             "datasource": {"id": dataset_id, "type": "table"},
             "queries": [CHART_QUERY],
@@ -86,7 +104,7 @@ def _chart_answer(
         },
     )
     assert response.status_code == 200, response.text
-    return _pid_of(_access_lines(deployment)[-1]), response.json()["result"][0]
+    return _served_by(deployment, headers["X-Request-Id"]), response.json()["result"][0]
 
 
 def test_cached_results_never_cross_departments_in_any_order_on_any_worker(
@@ -166,51 +184,42 @@ def test_the_legacy_explore_json_endpoint_is_not_served(deployment: Deployment) 
         assert "/api/v1/chart/data" in response.json()["message"]
 
 
-def _login(client: httpx.Client, username: str, password: str) -> int:
+def _login(
+    deployment: Deployment, client: httpx.Client, username: str, password: str
+) -> tuple[int, int]:
+    """A REST login's status, and the worker that answered it."""
     body = {"username": username, "password": password, "provider": "db"}
-    return client.post("/api/v1/security/login", json=body).status_code
-
-
-def _login_lines(deployment: Deployment, address: str, since: int) -> list[str]:
-    return [
-        line
-        for line in _access_lines(deployment)[since:]
-        if f" {address} " in line and "/api/v1/security/login" in line
-    ]
+    headers = _request_id()
+    status = client.post("/api/v1/security/login", json=body, headers=headers).status_code
+    return status, _served_by(deployment, headers["X-Request-Id"])
 
 
 def test_the_login_rate_limit_is_one_count_for_every_worker(deployment: Deployment) -> None:
-    address = "127.0.0.22"
-    since = len(_access_lines(deployment))
-    with connections_to_every_worker(deployment, address) as workers:
-        statuses = [
-            _login(connection, f"nobody-{n}-{pid}", "not a password")
+    with connections_to_every_worker(deployment, "127.0.0.22") as workers:
+        answers = [
+            _login(deployment, connection, f"nobody-{n}-{pid}", "not a password")
             for n in range(3)
             for pid, connection in workers.items()
         ]
-    lines = _login_lines(deployment, address, since)
-    assert len({_pid_of(line) for line in lines}) == deployment.settings.superset_workers
+    statuses = [status for status, _ in answers]
+    assert len({pid for _, pid in answers}) == deployment.settings.superset_workers
     # Five failures per 40 s from one address, whichever worker counts them.
-    assert statuses[:5] == [401] * 5, statuses
-    assert set(statuses[5:]) == {429}, statuses
+    assert statuses[:5] == [401] * 5, answers
+    assert set(statuses[5:]) == {429}, answers
 
 
 def test_the_account_lockout_holds_across_workers(deployment: Deployment) -> None:
     username = f"viewer_{deployment.departments[0]}"
     attempts = deployment.settings.superset_lockout_attempts
-    since = len(_access_lines(deployment))
+    served = set()
     try:
         # One address per attempt, so the per-address limit never answers first.
         for attempt in range(attempts):
-            address = f"127.0.1.{attempt + 1}"
-            with connections_to_every_worker(deployment, address) as workers:
+            with connections_to_every_worker(deployment, f"127.0.1.{attempt + 1}") as workers:
                 pid = sorted(workers)[attempt % len(workers)]
-                assert _login(workers[pid], username, "not the password") == 401
-        served = {
-            _pid_of(line)
-            for attempt in range(attempts)
-            for line in _login_lines(deployment, f"127.0.1.{attempt + 1}", since)
-        }
+                status, served_by = _login(deployment, workers[pid], username, "not the password")
+                assert status == 401
+                served.add(served_by)
         assert len(served) == min(attempts, deployment.settings.superset_workers)
         with connections_to_every_worker(deployment, "127.0.1.50") as workers:
             for connection in workers.values():
