@@ -38,7 +38,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import transform  # the sales generator of the transform benchmark
+from freshness import free_port, progress
 
 VENV_BIN = Path(sys.executable).parent
 VIEWERS = 10
@@ -88,16 +88,6 @@ def chart_queries() -> dict[str, dict]:
     return {
         name: {"time_range": "No filter", "row_limit": 10000, **q} for name, q in charts.items()
     }
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def rempart(env: dict[str, str], *args: str, log: Path) -> int:

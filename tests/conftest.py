@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,13 @@ from flows.database import connection_info, temporary_server
 from flows.settings import PROJECT_DIR, Settings, load_settings
 
 VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def isolated_environment(state_dir: Path, work_dir: Path) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from flows.secrets import SecretStore
 from flows.settings import PROJECT_DIR, Settings, load_settings
 from flows.superset_server import SupersetServer, password_secret, totp_secret
 from flows.superset_sync import SupersetClient
-from tests.conftest import isolated_environment, run_rempart
+from tests.conftest import free_port, isolated_environment, run_rempart
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -37,12 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -178,7 +171,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     this deployment and the other tests' session database never see each other."""
     work = tmp_path_factory.mktemp("superset-deployment")
     with temporary_server(load_settings()) as scratch:
-        port, redis_port = _free_port(), _free_port()
+        port, redis_port = free_port(), free_port()
         env = {
             **isolated_environment(scratch.state_dir, work),
             "REMPART_SUPERSET_PORT": str(port),

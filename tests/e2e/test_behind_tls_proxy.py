@@ -16,17 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import free_port
 from tests.e2e.conftest import Deployment, chart_data, superset_restarted_with
 
 pytestmark = pytest.mark.e2e
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -35,14 +30,14 @@ def proxy(deployment: Deployment, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     caddy = shutil.which("caddy")
     if caddy is None:
         pytest.fail("Caddy is missing: `bash tests/system_packages.sh` installs it")
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "Caddyfile"
     config.write_text(
         "{\n"
         "\tadmin off\n"
         "\tskip_install_trust\n"
         f"\thttps_port {port}\n"
-        f"\thttp_port {_free_port()}\n"
+        f"\thttp_port {free_port()}\n"
         "}\n\n"
         f"https://127.0.0.1:{port} {{\n"
         "\ttls internal\n"

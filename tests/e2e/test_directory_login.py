@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from flows.superset_sync import SupersetClient
+from tests.conftest import free_port
 from tests.e2e.conftest import Deployment, chart_data, dataset_ids, superset_restarted_with
 
 pytestmark = pytest.mark.e2e
@@ -36,12 +37,6 @@ def _tool(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _person(uid: str, password: str) -> str:
     mail = "".join(filter(str.isalnum, uid)) + "@rempart.test"
     return (
@@ -53,7 +48,7 @@ def _person(uid: str, password: str) -> str:
 class Slapd:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
         self.root_password = "root password of this test"
         self.process: subprocess.Popen | None = None

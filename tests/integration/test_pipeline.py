@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from flows.database import connection_info, temporary_server
 from flows.secrets import SecretStore
 from flows.settings import PROJECT_DIR, Settings, load_settings
-from tests.conftest import isolated_environment, run_rempart
+from tests.conftest import free_port, isolated_environment, run_rempart
 
 EXAMPLES = PROJECT_DIR / "data" / "examples" / "files"
 
@@ -332,12 +331,6 @@ def test_watch_lands_and_builds_a_dropped_file_once(deployment: Deployment) -> N
     ) == [(1,)]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     [family] = [f for f in text_string_to_metric_families(text) if f.name == name]
     return {tuple(sorted(s.labels.items())): s.value for s in family.samples}
@@ -394,7 +387,7 @@ def test_operators_metrics_give_what_the_database_holds(deployment: Deployment) 
     )
 
     # Served: on 127.0.0.1 only, behind its bearer token when asked.
-    port = _free_port()
+    port = free_port()
     env = {**deployment.env, "REMPART_METRICS_TOKEN": "true"}
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "rempart"), "metrics", "--port", str(port)],

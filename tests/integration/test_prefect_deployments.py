@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,17 +18,12 @@ import pytest
 import yaml
 
 from flows.settings import PROJECT_DIR
+from tests.conftest import free_port
 from tests.integration.conftest import Installation
 
 pytestmark = pytest.mark.slow
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _prefect(env: dict[str, str], *args: str, timeout: float = 300) -> str:
@@ -50,7 +44,7 @@ def _prefect(env: dict[str, str], *args: str, timeout: float = 300) -> str:
 @pytest.fixture
 def prefect_server(installation: Installation, tmp_path: Path) -> Iterator[dict[str, str]]:
     """A Prefect server of this test's own; the environment that reaches it."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         **installation.env,

@@ -5,7 +5,6 @@ truth about either."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import psutil
@@ -13,18 +12,12 @@ import pytest
 import valkey
 
 from flows.secrets import SecretStore
-from tests.conftest import run_rempart
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.conftest import free_port, run_rempart
 
 
 @pytest.fixture
 def redis_env(tmp_path: Path) -> dict[str, str]:
-    env = {"REMPART_STATE_DIR": str(tmp_path / "state"), "REMPART_REDIS_PORT": str(_free_port())}
+    env = {"REMPART_STATE_DIR": str(tmp_path / "state"), "REMPART_REDIS_PORT": str(free_port())}
     yield env
     run_rempart("redis", "stop", env=env, check=False)
 
@@ -88,5 +81,5 @@ def test_an_external_server_is_reached_by_its_url_and_never_stopped(
     wrong = {**other, "REMPART_REDIS_URL": f"redis://:wrong@127.0.0.1:{port}/0"}
     said = _redis(wrong, ("status",), ok=False)
     assert "refuses the password" in said and "wrong" not in said, said
-    gone = {**other, "REMPART_REDIS_URL": f"rediss://:{password}@127.0.0.1:{_free_port()}/0"}
+    gone = {**other, "REMPART_REDIS_URL": f"rediss://:{password}@127.0.0.1:{free_port()}/0"}
     assert "cannot be reached" in _redis(gone, ("start",), ok=False)
