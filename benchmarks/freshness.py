@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[str, str, str, str]] = []
     try:
         with temporary_server(load_settings()) as scratch, contextlib.ExitStack() as cleanup:
-            port = free_port()
+            port, redis_port = free_port(), free_port()
             env = {
                 **os.environ,
                 "REMPART_DATABASE_URL": "",
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 "REMPART_ARCHIVE_DIR": str(workdir / "archive"),
                 "REMPART_QUARANTINE_DIR": str(workdir / "quarantine"),
                 "REMPART_SUPERSET_PORT": str(port),
+                "REMPART_REDIS_PORT": str(redis_port),
                 "DBT_TARGET_PATH": str(workdir / "target"),
                 "DBT_LOG_PATH": str(workdir / "logs"),
                 "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -120,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             }
             inbox = workdir / "inbox"
             inbox.mkdir()
+            cleanup.callback(rempart, env, "redis", "stop", log=workdir / "stop-redis.log")
             cleanup.callback(rempart, env, "superset", "stop", log=workdir / "stop.log")
-            settings = scratch.model_copy(update={"superset_port": port})
+            settings = scratch.model_copy(update={"superset_port": port, "redis_port": redis_port})
             plan = transform.DataPlan(
                 rows=arguments.rows,
                 new_keys=arguments.new_rows - arguments.new_rows // 2,
