@@ -585,6 +585,7 @@ class SupersetServer:
             return f"already {current.detail}"
         if current.running:
             self.stop()
+        self._stop_legacy_server()
         if not self._port_free():
             raise SupersetError(
                 f"port {self.settings.superset_port} on 127.0.0.1 is taken by another program: "
@@ -628,10 +629,26 @@ class SupersetServer:
             f"Superset did not answer within {START_TIMEOUT_SECONDS} s; log: {self.log_file}"
         )
 
+    def _stop_legacy_server(self) -> bool:
+        """A gunicorn started without a supervisor, by an earlier Rempart: stop it too."""
+        legacy = self.home / "gunicorn.pid"
+        try:
+            pid = int(legacy.read_text().strip())
+            if "gunicorn" in " ".join(psutil.Process(pid).cmdline()):
+                psutil.Process(pid).terminate()
+                psutil.Process(pid).wait(timeout=30)
+                legacy.unlink(missing_ok=True)
+                return True
+        except (OSError, ValueError, psutil.Error):
+            pass
+        legacy.unlink(missing_ok=True)
+        return False
+
     def stop(self) -> str:
+        legacy = self._stop_legacy_server()
         pid = self._pid()
         if pid is None:
-            return "not running"
+            return "stopped (a server of an earlier release)" if legacy else "not running"
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
