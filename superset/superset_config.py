@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rempart_superset.account_lockout import LockoutPolicy
 from rempart_superset.audit_trail import append_event, event_name
+from rempart_superset.chart_response_cache import install as install_answer_cache
 from rempart_superset.login_attempts import failed_login
 from rempart_superset.mfa_views import mfa
 from rempart_superset.security import RempartSecurityManager
@@ -211,7 +212,11 @@ def _refuse_retired_paths():
 
 
 def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
+    from superset.charts.data.api import ChartDataRestApi
+
     app.before_request(_refuse_retired_paths)
+    # Finished chart answers kept per role set and publication (chart_response_cache.py).
+    install_answer_cache(ChartDataRestApi, REDIS_URL)
     security = app.appbuilder.sm
     if not isinstance(security, RempartSecurityManager):
         raise RuntimeError("Rempart's security manager is not installed: refusing to start")

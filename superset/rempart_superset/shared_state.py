@@ -67,7 +67,8 @@ def client(url: str) -> Any:
     return _clients[url]
 
 
-def _request_generation(url: str) -> str:
+def request_generation(url: str) -> str:
+    """The publication generation, read once per request."""
     try:
         memo = g.get("_rempart_cache_generation")
     except RuntimeError:  # no application context: nothing to remember it in
@@ -87,7 +88,7 @@ def department_prefix(url: str, name: str) -> Callable[[], str]:
             role = warehouse_role_of(getattr(g, "user", None))
         except (NoWarehouseAccess, RuntimeError):
             return f"{KEY_ROOT}:{name}:unshared:{secrets.token_hex(16)}:"
-        return f"{KEY_ROOT}:{name}:{_request_generation(url)}:{role}:"
+        return f"{KEY_ROOT}:{name}:{request_generation(url)}:{role}:"
 
     return prefix
 
