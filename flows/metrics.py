@@ -165,7 +165,7 @@ class SupersetCollector:
     def describe(self) -> list:
         return []
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
         counters, timings = superset_figures(self.settings)
         latency = HistogramMetricFamily(
             "rempart_superset_request_duration_seconds",

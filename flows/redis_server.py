@@ -47,7 +47,8 @@ class RedisStatus:
     pid: int | None = None
 
 
-def _client(url: str):  # noqa: ANN202 - valkey's client type
+def client(url: str):  # noqa: ANN201 - valkey's client type
+    """A client of the server at this URL, with short timeouts."""
     import valkey
 
     return valkey.Valkey.from_url(url, socket_timeout=5, socket_connect_timeout=5)
@@ -68,8 +69,8 @@ def _describe(url: str) -> str:
     import valkey
 
     try:
-        client = _client(url)
-        info, memory = client.info("server"), client.info("memory")
+        connection = client(url)
+        info, memory = connection.info("server"), connection.info("memory")
     except valkey.AuthenticationError as error:
         raise RedisError(f"{_without_password(url)} refuses the password: {error}") from error
     except valkey.ValkeyError as error:

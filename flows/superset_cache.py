@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.redis_server import EmbeddedRedis, redis_url
+from flows.redis_server import EmbeddedRedis, client, redis_url
 from flows.settings import Settings
 
 KEY_ROOT = "rempart:superset"
@@ -22,9 +22,7 @@ TIMING_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 
 
 def _client(settings: Settings) -> Any:
-    import valkey
-
-    return valkey.Valkey.from_url(redis_url(settings), socket_timeout=5, socket_connect_timeout=5)
+    return client(redis_url(settings))
 
 
 def new_cache_generation(settings: Settings) -> str:
@@ -55,13 +53,13 @@ def superset_figures(settings: Settings) -> tuple[dict[str, int], dict[str, dict
     import valkey
 
     try:
-        client = _client(settings)
-        counters = {key.decode(): int(value) for key, value in client.hgetall(COUNTERS_KEY).items()}
+        redis = _client(settings)
+        counters = {key.decode(): int(value) for key, value in redis.hgetall(COUNTERS_KEY).items()}
         timings = {}
-        for key in client.scan_iter(match=f"{TIMING_KEY_PREFIX}*", count=500):
+        for key in redis.scan_iter(match=f"{TIMING_KEY_PREFIX}*", count=500):
             name = key.decode()[len(TIMING_KEY_PREFIX) :]
             timings[name] = {
-                field.decode(): float(value) for field, value in client.hgetall(key).items()
+                field.decode(): float(value) for field, value in redis.hgetall(key).items()
             }
     except valkey.ValkeyError:
         return {}, {}

@@ -189,7 +189,7 @@ class SupersetServer:
         """What the Superset process sees: paths and file names, never a secret's value."""
         store = SecretStore(self.settings.secrets_dir)
         store.get("superset_secret_key")  # created on first use
-        self._write_redis_url()
+        redis_url_file = self._superset_redis_url_file()
         audit = connection_info(self.settings)
         audit_dsn = {
             "host": audit.host,
@@ -217,7 +217,7 @@ class SupersetServer:
             "REMPART_MFA": self.settings.mfa_policy,
             **self._directory_environment(store),
             "REMPART_SESSION_IDLE_MINUTES": str(self.settings.superset_session_idle_minutes),
-            "REMPART_REDIS_URL_FILE": str(self.redis_url_file),
+            "REMPART_REDIS_URL_FILE": str(redis_url_file),
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
         }
@@ -496,13 +496,17 @@ class SupersetServer:
             if not found.running:
                 raise SupersetError(f"Superset needs Redis: {found.detail}")
 
-    def _write_redis_url(self) -> None:
-        """Superset's configuration reads Redis's URL, password included, from this file of
-        its home (0600), never from an environment variable."""
+    def _superset_redis_url_file(self) -> Path:
+        """The file Superset's configuration reads Redis's URL from, password included (never
+        an environment variable): the operator's own (REMPART_REDIS_URL_FILE), else one
+        written in Superset's home (0600)."""
+        if self.settings.redis_url_file:
+            return self.settings.redis_url_file
         self.home.mkdir(parents=True, exist_ok=True)
         self.redis_url_file.touch(mode=0o600)
         self.redis_url_file.chmod(0o600)
         self.redis_url_file.write_text(redis_url(self.settings) + "\n", encoding="utf-8")
+        return self.redis_url_file
 
     def _services(self, foreground: bool = False) -> list[dict[str, object]]:
         """gunicorn (several workers, threads in each), Celery's worker and its beat. In the

@@ -50,6 +50,10 @@ class Service:
     workers: set[int] = field(default_factory=set)
     gone: set[int] = field(default_factory=set)
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
 
 def _die_with_parent() -> None:
     """In the child, before exec: SIGTERM when the supervisor dies, whatever kills it."""
@@ -77,14 +81,11 @@ class Supervisor:
         self.events: list[dict[str, Any]] = []
         self.stopping = False
 
-    def _event(self, service: str, what: str) -> None:
-        self.events.append({"at": time.time(), "service": service, "what": what})
+    def _event(self, service: Service, what: str) -> None:
+        self.events.append({"at": time.time(), "service": service.name, "what": what})
         del self.events[:-EVENTS_KEPT]
-        with contextlib.suppress(OSError), open(self._log_of(service), "a") as log:
+        with contextlib.suppress(OSError), service.log.open("a") as log:
             log.write(f"\n==> supervisor: {what}\n")
-
-    def _log_of(self, name: str) -> Path:
-        return next(service.log for service in self.services if service.name == name)
 
     def _start(self, service: Service) -> None:
         service.log.parent.mkdir(parents=True, exist_ok=True)
@@ -117,18 +118,14 @@ class Supervisor:
             if now >= service.next_start:
                 self._start(service)
                 service.restarts += 1
-                self._event(
-                    service.name, f"{service.name} started again (pid {process_pid(service)})"
-                )
+                self._event(service, f"{service.name} started again (pid {service.pid})")
             return
         returncode = process.poll()
         if returncode is None:
             # A worker that ended while its master lives on was replaced by the master; one
             # that ended with its master is not news. So report on the next look.
             for pid in sorted(service.gone):
-                self._event(
-                    service.name, f"{service.name} worker {pid} ended, replaced by its master"
-                )
+                self._event(service, f"{service.name} worker {pid} ended, replaced by its master")
             workers = self._workers(service)
             service.gone = service.workers - workers
             service.workers = workers
@@ -137,7 +134,7 @@ class Supervisor:
             return
         service.last_exit = describe_exit(returncode)
         self._event(
-            service.name,
+            service,
             f"{service.name} (pid {process.pid}) {service.last_exit}; "
             f"restarting in {service.backoff:.0f} s",
         )
@@ -150,7 +147,7 @@ class Supervisor:
             "supervisor_pid": os.getpid(),
             "services": {
                 service.name: {
-                    "pid": process_pid(service),
+                    "pid": service.pid,
                     "started_at": service.started_at,
                     "restarts": service.restarts,
                     "last_exit": service.last_exit,
@@ -195,10 +192,6 @@ class Supervisor:
                     process.kill()
                 process.wait(timeout=5)
         self.state_file.unlink(missing_ok=True)
-
-
-def process_pid(service: Service) -> int | None:
-    return service.process.pid if service.process else None
 
 
 def main() -> None:

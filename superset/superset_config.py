@@ -8,14 +8,11 @@ nothing from the project: every value it needs comes from the environment that
 import json
 import os
 import re
-import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from superset.utils.log import DBEventLogger
 
 # Rempart's own modules for Superset live beside this file (superset/rempart_superset/).
@@ -28,7 +25,7 @@ from rempart_superset.login_attempts import failed_login
 from rempart_superset.mfa_views import mfa
 from rempart_superset.security import RempartSecurityManager
 from rempart_superset.shared_state import RedisStatsLogger, cache_configs, redis_url
-from rempart_superset.warehouse_access import NoWarehouseAccess, warehouse_role_for
+from rempart_superset.warehouse_access import ALL_DEPARTMENTS_WAREHOUSE_ROLE, warehouse_role_of
 
 
 def _required(name: str) -> str:
@@ -59,17 +56,10 @@ DATA_DIR = str(_STATE_DIR / "superset")  # else Superset writes to ~/.superset
 SQLALCHEMY_DATABASE_URI = os.environ.get(
     "SUPERSET_METADATA_URI", f"sqlite:///{DATA_DIR}/superset.db?check_same_thread=false"
 )
-# Every gunicorn worker and the Celery worker write to the metadata (action log, sessions):
-# wait for a writer rather than fail, and in WAL mode (set by `rempart superset start`) sync
-# at checkpoints only; a power cut may lose the last log lines, never the database.
+# Every gunicorn worker and the Celery worker write to the metadata (action log, sessions),
+# which `rempart superset start` puts in WAL mode: wait for a writer rather than fail.
 if SQLALCHEMY_DATABASE_URI.startswith("sqlite:"):
     SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"timeout": 30}}
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record):
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.execute("pragma synchronous=normal")
 
 
 # Never the metadata URI: Superset may register it as a queryable "examples" database.
@@ -179,7 +169,6 @@ REDIS_URL = redis_url(_required("REMPART_REDIS_URL_FILE"))
 # gunicorn worker. Superset's own limit of every request per address stays on too.
 RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = REDIS_URL
-RATELIMIT_APPLICATION = "50 per second"
 AUTH_RATE_LIMITED = True
 AUTH_RATE_LIMIT = "5 per 40 second"
 # Superset 6.1 attaches that limit to a login view that no longer receives the form, and the
@@ -321,10 +310,8 @@ HELP_MENU_ITEMS: list[dict] = []
 
 def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
     user = security_manager.find_user(username=username) if username else None
-    if user is None:
-        raise NoWarehouseAccess("no logged-in user: the warehouse is not reachable anonymously")
-    role = warehouse_role_for({role.name for role in user.roles})
-    if role is not None:
+    role = warehouse_role_of(user)  # refuses no user, or no single department
+    if role != ALL_DEPARTMENTS_WAREHOUSE_ROLE:
         uri = uri.set(username=role, password=None)
     return uri, params
 

@@ -42,7 +42,7 @@ def warehouse_role_for(role_names: set[str]) -> str | None:
 
 def warehouse_role_of(user: object) -> str:
     """The role this user's queries run as (the analyst's when none is swapped in)."""
-    if user is None or not getattr(user, "roles", None):
+    if user is None:
         raise NoWarehouseAccess("no logged-in user: the warehouse is not reachable anonymously")
     role = warehouse_role_for({role.name for role in user.roles})
     return role or ALL_DEPARTMENTS_WAREHOUSE_ROLE
