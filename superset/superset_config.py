@@ -7,25 +7,26 @@ nothing from the project: every value it needs comes from the environment that
 
 import json
 import os
-import re
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
-from superset.utils.log import DBEventLogger
 
 # Rempart's own modules for Superset live beside this file (superset/rempart_superset/).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rempart_superset.account_lockout import LockoutPolicy
-from rempart_superset.audit_trail import append_event, event_name
+from rempart_superset.action_log_writer import ActionLogWriter
 from rempart_superset.chart_response_cache import install as install_answer_cache
 from rempart_superset.login_attempts import failed_login
 from rempart_superset.mfa_views import mfa
+from rempart_superset.permission_memo import watch_permission_changes
+from rempart_superset.request_events import RequestEventLogger
 from rempart_superset.security import RempartSecurityManager
 from rempart_superset.shared_state import RedisStatsLogger, cache_configs, redis_url
 from rempart_superset.warehouse_access import ALL_DEPARTMENTS_WAREHOUSE_ROLE, warehouse_role_of
+from rempart_superset.warehouse_pool import install as install_warehouse_pool
 
 
 def _required(name: str) -> str:
@@ -202,8 +203,15 @@ def _refuse_retired_paths():
 
 def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
     from superset.charts.data.api import ChartDataRestApi
+    from superset.extensions import db
+    from superset.models.core import Log
 
     app.before_request(_refuse_retired_paths)
+    app.teardown_request(EVENT_LOGGER.flush)  # a request's events, written as one
+    with app.app_context():
+        EVENT_LOGGER.write_action_log_with(ActionLogWriter(db.engine, Log.__table__))
+    install_warehouse_pool()  # warehouse connections kept per role (warehouse_pool.py)
+    watch_permission_changes(REDIS_URL)  # permission answers kept until they change
     # Finished chart answers kept per role set and publication (chart_response_cache.py).
     install_answer_cache(ChartDataRestApi, REDIS_URL)
     security = app.appbuilder.sm
@@ -318,56 +326,11 @@ def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
 
 # -- Audit of consultations ---------------------------------------------------------------------
 #
-# Superset keeps its own log (the Action Log); every event that shows or exports data is also
-# appended to Rempart's tamper-evident audit trail, audit.events, through the security-definer
-# function audit.append_event, as the role `rempart_superset_audit` that may do nothing else.
+# Superset keeps its own log (the Action Log); every request that shows or exports data is
+# also appended to Rempart's tamper-evident audit trail, audit.events, through the
+# security-definer function audit.append_event, as the role `rempart_superset_audit` that may
+# do nothing else: one row and one event per request (rempart_superset/request_events.py).
 # A failed audit write is logged loudly, never silently dropped. Logins are audited by
 # rempart_superset/login_attempts.py, with the factor and the reason of a failure.
 
-_AUDITED_ACTION = re.compile(
-    r"dashboard|chart|slice|explore|export|csv|sql|query|dataset|datasource",
-    re.IGNORECASE,
-)
-
-
-class AuditedEventLogger(DBEventLogger):
-    def log(self, user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs):
-        super().log(user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs)
-        if _AUDITED_ACTION.search(action or ""):
-            self._append_to_audit_trail(user_id, action, dashboard_id, slice_id, kwargs)
-
-    @staticmethod
-    def _append_to_audit_trail(user_id, action, dashboard_id, slice_id, kwargs):
-        from flask import g
-
-        user = getattr(g, "user", None)
-        username = getattr(user, "username", None) or (
-            f"user #{user_id}" if user_id else "anonymous"
-        )
-        details = {
-            "superset_action": action,
-            "dashboard_id": dashboard_id,
-            "chart_id": slice_id,
-            "user_id": user_id,
-        }
-        # The request as Superset collected it (path, query string, JSON body); only the keys
-        # that say what was asked and in which form, so an export tells from a view.
-        records = kwargs.get("records") or [{}]
-        payload = {**records[0], **(kwargs.get("curated_payload") or {})}
-        payload.setdefault("result_format", payload.get("format"))
-        payload.setdefault("result_type", payload.get("type"))
-        for key in (
-            "path",
-            "url_rule",
-            "object_ref",
-            "rison",
-            "datasource",
-            "result_format",
-            "result_type",
-        ):
-            if payload.get(key) is not None:
-                details[key] = str(payload[key])[:500]
-        append_event(event_name(action), username, details)
-
-
-EVENT_LOGGER = AuditedEventLogger()
+EVENT_LOGGER = RequestEventLogger()

@@ -45,6 +45,7 @@ from rempart_superset.account_lockout import AccountLockout
 from rempart_superset.audit_trail import append_event
 from rempart_superset.directory import Directory, DirectoryUser
 from rempart_superset.login_attempts import LoginAttempts, refused
+from rempart_superset.permission_memo import remembered
 from rempart_superset.second_factor import SecondFactor
 from rempart_superset.session_gate import end_sessions_on_logout, live_session, start_session
 from rempart_superset.session_registry import SessionRegistry
@@ -222,6 +223,26 @@ class RempartSecurityManager(SupersetSecurityManager):
         self.login_attempts.lockout.create_tables()
         self.session_registry.create_tables()
         end_sessions_on_logout(app, self.session_registry)
+
+    # -- permission checks, remembered until permissions change (permission_memo.py) ------
+
+    def exist_permission_on_roles(
+        self, view_name: str, permission_name: str, role_ids: list[int]
+    ) -> bool:
+        parent = super()
+        return remembered(
+            current_app.config["REDIS_URL"],
+            ("roles", view_name, permission_name, tuple(sorted(role_ids))),
+            lambda: parent.exist_permission_on_roles(view_name, permission_name, role_ids),
+        )
+
+    def is_item_public(self, permission_name: str, view_name: str) -> bool:
+        parent = super()
+        return remembered(
+            current_app.config["REDIS_URL"],
+            ("public", view_name, permission_name),
+            lambda: parent.is_item_public(permission_name, view_name),
+        )
 
     # -- policy ---------------------------------------------------------------------------
 

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from flows.superset_cache import new_cache_generation
-from flows.superset_server import SupersetServer
+from flows.superset_server import SYNC_PERMISSIONS, SYNC_ROLE, SYNC_USERNAME, SupersetServer
+from flows.superset_sync import SupersetClient
 from tests.conftest import run_rempart
 from tests.e2e.conftest import Deployment, dataset_ids
 
@@ -171,6 +172,37 @@ def test_a_publication_retires_cached_results(deployment: Deployment) -> None:
     assert "Superset's caches: generation" in output, output
     assert not cached()
     assert cached()
+
+
+def test_a_permission_taken_away_is_refused_at_once_by_every_worker(
+    deployment: Deployment,
+) -> None:
+    """Each worker keeps its answers to permission checks (permission_memo.py); a role changed
+    through Superset's models, here by another process, is seen by every worker's next
+    request, not when what they kept expires."""
+    token = SupersetClient.log_in(
+        deployment.url, SYNC_USERNAME, deployment.password(SYNC_USERNAME)
+    ).access_token
+    server = _server(deployment)
+    without = [p for p in SYNC_PERMISSIONS if p != ("can_read", "Dashboard")]
+
+    def dashboards_answers(workers: dict[int, httpx.Client]) -> set[int]:
+        statuses = set()
+        for pid, connection in workers.items():
+            headers = {"Authorization": f"Bearer {token}", **_request_id()}
+            statuses.add(connection.get("/api/v1/dashboard/", headers=headers).status_code)
+            assert _served_by(deployment, headers["X-Request-Id"]) == pid
+        return statuses
+
+    with connections_to_every_worker(deployment, "127.0.0.22") as workers:
+        assert dashboards_answers(workers) == {200}
+        assert dashboards_answers(workers) == {200}  # now answered from what each kept
+        try:
+            server.apply_accounts([], {SYNC_ROLE: without})
+            assert dashboards_answers(workers) == {403}
+        finally:
+            server.apply_accounts([], {SYNC_ROLE: SYNC_PERMISSIONS})
+        assert dashboards_answers(workers) == {200}
 
 
 def test_the_legacy_explore_json_endpoint_is_not_served(deployment: Deployment) -> None:
