@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rempart_superset.account_lockout import LockoutPolicy
 from rempart_superset.action_log_writer import ActionLogWriter
+from rempart_superset.chart_query_context import install as install_query_contexts
 from rempart_superset.chart_response_cache import install as install_answer_cache
 from rempart_superset.login_attempts import failed_login
 from rempart_superset.mfa_views import mfa
@@ -212,6 +213,7 @@ def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
         EVENT_LOGGER.write_action_log_with(ActionLogWriter(db.engine, Log.__table__))
     install_warehouse_pool()  # warehouse connections kept per role (warehouse_pool.py)
     watch_permission_changes(REDIS_URL)  # permission answers kept until they change
+    install_query_contexts()  # imported charts answer GET /api/v1/chart/<id>/data/ too
     # Finished chart answers kept per role set and publication (chart_response_cache.py).
     install_answer_cache(ChartDataRestApi, REDIS_URL)
     security = app.appbuilder.sm

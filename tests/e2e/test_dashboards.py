@@ -8,15 +8,19 @@ Superset uses for them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import shutil
+import sqlite3
+import time
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
+from flows.superset_server import SupersetServer
 from flows.superset_sync import (
     SupersetClient,
     differences,
@@ -221,6 +225,37 @@ def test_chart_data_api_returns_only_the_viewers_department(deployment: Deployme
     analyst.close()
 
 
+@pytest.mark.parametrize("chart_file", sorted(p for p in load_assets() if p.startswith("charts/")))
+def test_every_saved_chart_answers_its_data_api_within_the_viewers_department(
+    deployment: Deployment, chart_file: str
+) -> None:
+    """GET /api/v1/chart/<id>/data/ (what reports, alerts, thumbnails and API clients use)
+    answers from the query context Superset built from the chart's committed form data."""
+    chart = load_assets()[chart_file]
+    department = deployment.departments[0]
+    client = deployment.client(f"viewer_{department}")
+    try:
+        (chart_id,) = [
+            row["id"]
+            for row in client.list_all("/api/v1/chart/", columns="!(id,uuid)")
+            if row["uuid"] == chart["uuid"]
+        ]
+        saved = client.request("GET", f"/api/v1/chart/{chart_id}")["result"]
+        context = json.loads(saved["query_context"])
+        assert context["form_data"]["viz_type"] == chart["viz_type"]
+        for key, value in chart["params"].items():  # the form data it was built from
+            assert context["form_data"][key] == value, key
+        response = client.http.get(f"/api/v1/chart/{chart_id}/data/")
+        assert response.status_code == 200, response.text
+        others = set(deployment.departments) - {department}
+        for result in response.json()["result"]:
+            departments = {row["department"] for row in result["data"] if "department" in row}
+            assert departments <= {department}, departments
+            assert not others & set(result["colnames"]), result["colnames"]  # as series
+    finally:
+        client.close()
+
+
 def test_daily_value_is_what_the_daily_target_means(deployment: Deployment) -> None:
     """The metric the cards and the targets table show: a day's total for additive KPIs, the
     average of the day's values for rates and averages; over a period, the average day."""
@@ -414,6 +449,9 @@ def test_consultations_are_in_the_audit_trail(deployment: Deployment) -> None:
     client = deployment.client("viewer_operations")
     ids = dataset_ids(client)
     (before,) = deployment.query("select coalesce(max(event_id), 0) from audit.events")[0]
+    action_log = SupersetServer(deployment.settings).home / "superset.db"
+    with contextlib.closing(sqlite3.connect(action_log)) as metadata:
+        (logged_before,) = metadata.execute("select coalesce(max(id), 0) from logs").fetchone()
     response = client.http.post(
         "/api/v1/chart/data",
         json={
@@ -436,6 +474,19 @@ def test_consultations_are_in_the_audit_trail(deployment: Deployment) -> None:
     assert actions == ["superset_chartdatarestapi_data", "superset_dashboardrestapi_get"], actions
     steps = events[0][1]["steps"]
     assert "execute_sql" in steps and "ChartDataRestApi.json_dumps" in steps, steps
+    # Superset's action log too: one row for the request, written by its writer thread.
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.closing(sqlite3.connect(action_log)) as metadata:
+            logged = metadata.execute(
+                "select action, json from logs where id > ? and action like 'Chart%'",
+                (logged_before,),
+            ).fetchall()
+        if logged or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert [action for action, _ in logged] == ["ChartDataRestApi.data"], logged
+    assert "execute_sql" in json.loads(logged[0][1])["steps"]
 
     # An export (CSV of a chart's data, which the analyst may do) is recorded as such.
     analyst = deployment.client("analyst")

@@ -86,6 +86,14 @@ def chart_problems(manifest: dict[str, Any], assets: dict[str, dict[str, Any]]) 
                     c["column_name"] for c in mart.columns
                 }:
                     problems.append(f"{path}: filter {native_filter['name']} targets a lost column")
+                sort_metric = native_filter.get("sortMetric")
+                if (
+                    mart is not None
+                    and sort_metric
+                    and sort_metric not in {m["metric_name"] for m in mart.metrics}
+                ):
+                    name = native_filter["name"]
+                    problems.append(f"{path}: filter {name} sorts by a lost metric")
     return problems
 
 

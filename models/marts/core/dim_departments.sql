@@ -8,7 +8,8 @@ final as (
     select
         department_slug as department,
         department_name,
-        description as department_description
+        description as department_description,
+        main_kpi_code
     from departments
 )
 
