@@ -66,7 +66,8 @@ KPI_FILTER = "NATIVE_FILTER-kpi"
 
 def overview_requests(http: httpx.Client) -> dict[str, dict]:
     """{chart name: chart-data request} of the KPI overview, as the dashboard sends them: the
-    saved query context of each chart, with the KPI filter applied where its scope says."""
+    saved query context of each chart, with the KPI filter applied where its scope says, and
+    a server-paginated table asked for its first page and its row count."""
     dashboard = http.get("/api/v1/dashboard/kpi-overview").raise_for_status().json()["result"]
     position = json.loads(dashboard["position_json"])
     metadata = json.loads(dashboard["json_metadata"])
@@ -84,6 +85,12 @@ def overview_requests(http: httpx.Client) -> dict[str, dict]:
                 query.setdefault("filters", []).append(
                     {"col": "kpi_name", "op": "IN", "val": [KPI_SHOWN]}
                 )
+        form_data = body["form_data"]
+        if form_data.get("server_pagination"):  # the table's first page, and its row count
+            (query,) = body["queries"]
+            page = {**query, "row_limit": form_data["server_page_length"], "row_offset": 0}
+            count = {**query, "is_rowcount": True, "orderby": [], "row_offset": 0}
+            body["queries"] = [page, count]
         body.update(result_format="json", result_type="full")
         requests[chart["slice_name"]] = body
     return requests
