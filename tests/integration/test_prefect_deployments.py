@@ -120,7 +120,11 @@ def test_deployments_register_and_a_process_worker_runs_the_pipeline(
             time.sleep(2)
     finally:
         worker.terminate()
-        worker.wait(timeout=60)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # seen once under a loaded full suite: not the point
+            worker.kill()
+            worker.wait(timeout=30)
         log.close()
     assert state["type"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-5000:]
     # The run was the pipeline's, on this installation: its build is in the warehouse.
