@@ -17,18 +17,16 @@ effect too. Without Redis nothing is kept: every check asks the database, as Sup
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Hashable
 from itertools import chain
 from typing import Any
 
-from flask import g
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from rempart_superset.shared_state import KEY_ROOT, client
+from rempart_superset.shared_state import KEY_ROOT, client, once_per_request
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +43,15 @@ _CHANGED = "rempart_permissions_changed"
 
 def permissions_version(url: str) -> str | None:
     """The version of every role's permissions, read once per request; None without Redis."""
-    with contextlib.suppress(RuntimeError):  # outside an application context: read it
-        if "_rempart_permissions_version" in g:
-            return g._rempart_permissions_version
-    try:
-        version = (client(url).get(VERSION_KEY) or b"0").decode()
-    except Exception as error:
-        logger.warning("permission answers not kept (Redis unavailable): %s", error)
-        version = None
-    with contextlib.suppress(RuntimeError):
-        g._rempart_permissions_version = version
-    return version
+
+    def read() -> str | None:
+        try:
+            return (client(url).get(VERSION_KEY) or b"0").decode()
+        except Exception as error:
+            logger.warning("permission answers not kept (Redis unavailable): %s", error)
+            return None
+
+    return once_per_request("_rempart_permissions_version", read)
 
 
 def remembered(url: str, question: Hashable, ask: Callable[[], bool]) -> bool:

@@ -21,7 +21,6 @@ from the previous publication is never stored under the new generation.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
@@ -67,17 +66,25 @@ def client(url: str) -> Any:
     return _clients[url]
 
 
+def once_per_request(name: str, read: Callable[[], Any]) -> Any:
+    """`read()`, remembered for the rest of the request under `name` (read each time outside
+    an application context, where there is nothing to remember it in)."""
+    try:
+        if name in g:
+            return g.get(name)
+    except RuntimeError:
+        return read()
+    value = read()
+    setattr(g, name, value)
+    return value
+
+
 def request_generation(url: str) -> str:
     """The publication generation, read once per request."""
-    try:
-        memo = g.get("_rempart_cache_generation")
-    except RuntimeError:  # no application context: nothing to remember it in
-        memo = None
-    if memo is None:
-        memo = (client(url).get(GENERATION_KEY) or b"0").decode()
-        with contextlib.suppress(RuntimeError):
-            g._rempart_cache_generation = memo
-    return memo
+    return once_per_request(
+        "_rempart_cache_generation",
+        lambda: (client(url).get(GENERATION_KEY) or b"0").decode(),
+    )
 
 
 def department_prefix(url: str, name: str) -> Callable[[], str]:
