@@ -22,7 +22,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
-from flows import build_state, publish, superset_sync
+from flows import alerts_reports, build_state, publish, superset_sync
 from flows.database import DatabaseError
 from flows.privacy.erasure import returned_subjects
 from flows.run_summary import (
@@ -205,15 +205,20 @@ def publish_marts(settings: Settings, build: BuildSummary, project_hash: str) ->
 
 
 @task(name="sync_superset")
-def sync_superset(settings: Settings) -> str:
-    """Datasets from the marts just built, dashboards from superset/assets, roles and RLS."""
+def sync_superset(settings: Settings, published: bool) -> str:
+    """Datasets from the marts just built, dashboards from superset/assets, roles and RLS,
+    alerts and reports; after a publication, the alerts that watch new data are evaluated."""
     logger = get_run_logger()
     if not settings.superset_sync:
         message = "skipped: REMPART_SUPERSET_SYNC is off"
         logger.info(message)
         return message
-    report = superset_sync.sync(settings, progress=logger.info)
-    return report.summary()
+    message = superset_sync.sync(settings, progress=logger.info).summary()
+    if published:
+        queued = alerts_reports.evaluate_after_publish(settings)
+        logger.info("alerts evaluated after the publication: %s", ", ".join(queued) or "none")
+        message += f"; {len(queued)} alert(s) evaluated"
+    return message
 
 
 @flow(name="rempart_pipeline", log_prints=True)
@@ -252,7 +257,8 @@ def rempart_pipeline(
             summary.sync = "not run: the build failed"
         else:
             if summary.build:
-                summary.sync = sync_superset(settings)
+                published = summary.build.ok and summary.build.complete
+                summary.sync = sync_superset(settings, published)
             if summary.landing.rejected:
                 summary.outcome = "files_rejected"
                 summary.reason = f"{summary.landing.rejected} file(s) rejected"

@@ -154,6 +154,27 @@ class Settings(BaseSettings):
     backup_keep_daily: int = Field(default=7, ge=0, description="Daily backup sets kept.")
     backup_keep_weekly: int = Field(default=4, ge=0, description="Weekly backup sets kept.")
     backup_keep_monthly: int = Field(default=6, ge=0, description="Monthly backup sets kept.")
+    smtp_host: str = Field(
+        default="",
+        description="Mail server of reports and alerts; unset: they run, and Superset logs what "
+        "it would have sent instead of sending it.",
+    )
+    smtp_port: int = Field(default=587, gt=0, lt=65536, description="Its port.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
+    smtp_ssl: bool = Field(default=False, description="Connect with TLS from the start (465).")
+    smtp_user: str = Field(
+        default="",
+        description="Account at the mail server, if it asks for one; its password is the "
+        "secret smtp_password of the secrets store, never sent without TLS.",
+    )
+    smtp_mail_from: str = Field(
+        default="rempart@localhost", description="The sender of reports and alerts."
+    )
+    watermark: str = Field(
+        default="CONFIDENTIEL \N{EN DASH} {username} \N{EN DASH} {datetime}",
+        description="The statement on every PDF, PNG, CSV and Excel file that leaves Rempart: "
+        "{username} and {datetime} are replaced.",
+    )
     superset_sync: bool = Field(
         default=True,
         description="Whether `rempart run` starts Superset and syncs it (false: dbt only).",

@@ -43,6 +43,8 @@ BOOTSTRAP_ACCESS = PROJECT_DIR / "superset" / "bootstrap_access.py"
 ACCOUNT_ADMIN = PROJECT_DIR / "superset" / "account_admin.py"
 SECRET_KEY_ROTATION = PROJECT_DIR / "superset" / "secret_key_rotation.py"
 START_TIMEOUT_SECONDS = 240
+# The driver of the reports' browser: Debian's, which starts Debian's chromium.
+CHROMEDRIVER = "/usr/bin/chromedriver"
 SERVICE_NAMES = {"web": "gunicorn", "worker": "Celery worker", "beat": "Celery beat"}
 RECENT_EVENTS_SECONDS = 600  # `status` reports restarts this recent
 
@@ -79,6 +81,10 @@ SYNC_PERMISSIONS: list[tuple[str, str]] = [
     ("can_write", "Row Level Security"),
 ]
 VIEWER_ROLE_PREFIX = "Viewer "  # as in superset_config.py: `Viewer <department_slug>`
+# The accounts reports run as: one per department (its viewer role, so a department's report
+# shows that department's rows only) and the data stewards' (every department). They cannot
+# log in; the reports' browser gets its session from Superset (machine_sessions.py).
+DATA_STEWARDS_REPORT_ACCOUNT = "reports_data_stewards"
 
 
 class SupersetError(RuntimeError):
@@ -95,6 +101,17 @@ class SupersetStatus:
 
 def viewer_username(department: str) -> str:
     return f"viewer_{department}"
+
+
+def report_account(department: str) -> str:
+    return f"reports_{department}"
+
+
+def report_accounts(settings: Settings) -> list[str]:
+    return [
+        *(report_account(slug) for slug in department_slugs(settings.project_dir)),
+        DATA_STEWARDS_REPORT_ACCOUNT,
+    ]
 
 
 def password_secret(username: str) -> str:
@@ -133,6 +150,20 @@ def superset_accounts(settings: Settings) -> list[dict[str, object]]:
                 "roles": roles,
                 "password_file": str(store.path(password_secret(username))),
                 "totp_secret_file": str(store.path(totp_secret(username))),
+            }
+        )
+    reporters = [
+        (report_account(slug), [VIEWER_ROLE_PREFIX + slug])
+        for slug in department_slugs(settings.project_dir)
+    ] + [(DATA_STEWARDS_REPORT_ACCOUNT, [ANALYST_ROLE])]
+    for username, roles in reporters:
+        result.append(
+            {
+                "username": username,
+                "first_name": "Rempart",
+                "last_name": "reports",
+                "email": f"{username}@rempart.invalid",
+                "roles": roles,
             }
         )
     store.get(password_secret(SYNC_USERNAME))
@@ -218,9 +249,35 @@ class SupersetServer:
             **self._directory_environment(store),
             "REMPART_SESSION_IDLE_MINUTES": str(self.settings.superset_session_idle_minutes),
             "REMPART_REDIS_URL_FILE": str(redis_url_file),
+            "REMPART_REPORT_ACCOUNTS": json.dumps(report_accounts(self.settings)),
+            **self._mail_environment(store),
+            "REMPART_WATERMARK": self.settings.watermark,
+            "REMPART_SUPERSET_URL": self.url,
+            "REMPART_CHROMEDRIVER": CHROMEDRIVER,
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
         }
+
+    def _mail_environment(self, store: SecretStore) -> dict[str, str]:
+        """Where reports and alerts are mailed from; the password is a file of the secrets
+        store (`smtp_password`), which Rempart never generates."""
+        settings = self.settings
+        if settings.smtp_user and not (settings.smtp_starttls or settings.smtp_ssl):
+            raise SupersetError(
+                "REMPART_SMTP_USER is set but neither REMPART_SMTP_STARTTLS nor REMPART_SMTP_SSL:"
+                " the mail password would cross the network in clear; refusing to start"
+            )
+        environment = {
+            "REMPART_SMTP_HOST": settings.smtp_host,
+            "REMPART_SMTP_PORT": str(settings.smtp_port),
+            "REMPART_SMTP_STARTTLS": str(settings.smtp_starttls).lower(),
+            "REMPART_SMTP_SSL": str(settings.smtp_ssl).lower(),
+            "REMPART_SMTP_USER": settings.smtp_user,
+            "REMPART_SMTP_MAIL_FROM": settings.smtp_mail_from,
+        }
+        if settings.smtp_user:
+            environment["REMPART_SMTP_PASSWORD_FILE"] = str(store.path("smtp_password"))
+        return environment
 
     def _directory_environment(self, store: SecretStore) -> dict[str, str]:
         """Where the directory or the identity provider is and how its groups map to roles;
@@ -424,16 +481,22 @@ class SupersetServer:
             stdin=json.dumps({"users": users, "role_permissions": role_permissions or {}}),
         )
 
-    def _admin_script(
-        self, script: Path, arguments: list[str], what: str, env: dict[str, str] | None = None
+    def run_admin_script(
+        self,
+        script: Path,
+        arguments: list[str],
+        what: str,
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
     ) -> str:
         """Run one of superset/'s administration scripts inside Superset's environment,
-        audited as the operator's act."""
+        audited as the operator's act; its standard output."""
         self.home.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
             [str(self.binary("python")), str(script), *arguments, "--operator", self.settings.user],
             env={**self.environment(), **(env or {})},
             cwd=self.home,
+            input=stdin,
             capture_output=True,
             text=True,
             check=False,
@@ -446,13 +509,15 @@ class SupersetServer:
 
     def _account_admin(self, action: str, username: str, *extra: str) -> str:
         """Run superset/account_admin.py (audited as the operator's act)."""
-        return self._admin_script(ACCOUNT_ADMIN, [action, username, *extra], f"{action} {username}")
+        return self.run_admin_script(
+            ACCOUNT_ADMIN, [action, username, *extra], f"{action} {username}"
+        )
 
     def reseal_secret_key(self, previous: Path, new: Path) -> dict[str, object]:
         """Re-seal, under the key in `new`, what Superset sealed under the key in `previous`
         (Superset must be stopped); returns what was re-sealed and whose recovery codes
         were invalidated."""
-        output = self._admin_script(
+        output = self.run_admin_script(
             SECRET_KEY_ROTATION,
             ["--previous-key-file", str(previous)],
             "re-sealing under the new secret key",

@@ -32,6 +32,8 @@ from urllib.parse import quote
 import httpx
 import yaml
 
+from flows import alerts_reports
+from flows.alerts_reports import ScheduleReport
 from flows.database import connection_info
 from flows.provision import ANALYST_ROLE as ANALYST_DB_ROLE
 from flows.provision import department_slugs, superset_passfile
@@ -492,13 +494,26 @@ class SyncReport:
     roles_changed: list[str] = field(default_factory=list)
     rls_changed: list[str] = field(default_factory=list)
     dashboards_changed: list[str] = field(default_factory=list)
+    schedules: ScheduleReport = field(default_factory=ScheduleReport)
     datasets: int = 0
     dashboards: int = 0
 
     @property
     def changes(self) -> int:
+        schedules = self.schedules
         return sum(
-            map(len, (self.imported, self.roles_changed, self.rls_changed, self.dashboards_changed))
+            map(
+                len,
+                (
+                    self.imported,
+                    self.roles_changed,
+                    self.rls_changed,
+                    self.dashboards_changed,
+                    schedules.created,
+                    schedules.updated,
+                    schedules.removed,
+                ),
+            )
         )
 
     def summary(self) -> str:
@@ -515,6 +530,8 @@ class SyncReport:
         ):
             if items:
                 parts.append(f"{label}: {len(items)}")
+        if self.schedules.created or self.schedules.updated or self.schedules.removed:
+            parts.append(f"alerts and reports {self.schedules.summary()}")
         return "; ".join(parts) + f" ({self.datasets} datasets, {self.dashboards} dashboards)"
 
 
@@ -774,5 +791,6 @@ def sync(settings: Settings, progress: Callable[[str], None] = print) -> SyncRep
         _sync_dashboard_roles(client, bundle, departments, report)
     finally:
         client.close()
+    report.schedules = alerts_reports.apply(settings)
     progress(f"Superset sync: {report.summary()}")
     return report

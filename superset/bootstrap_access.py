@@ -17,6 +17,7 @@ generated when the account is created. An account that has no enrolment and no s
 
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,12 @@ def main() -> int:
             if _set_role_permissions(security, role_name, wanted):
                 return 1
         for spec in request["users"]:
-            password = Path(spec["password_file"]).read_text(encoding="utf-8").strip()
+            # A report account has no password file: a new random password at every start,
+            # never stored, and Rempart's login refuses it anyway (machine_sessions.py).
+            if spec.get("password_file"):
+                password = Path(spec["password_file"]).read_text(encoding="utf-8").strip()
+            else:
+                password = secrets.token_urlsafe(32)
             roles = [security.find_role(name) or security.add_role(name) for name in spec["roles"]]
             user = security.find_user(username=spec["username"])
             if user is None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
+from superset.tasks.types import ExecutorType
 
 # Rempart's own modules for Superset live beside this file (superset/rempart_superset/).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,6 +24,7 @@ from rempart_superset.chart_response_cache import install as install_answer_cach
 from rempart_superset.login_attempts import failed_login
 from rempart_superset.mfa_views import mfa
 from rempart_superset.permission_memo import watch_permission_changes
+from rempart_superset.report_delivery import install as install_report_delivery
 from rempart_superset.request_events import RequestEventLogger
 from rempart_superset.security import RempartSecurityManager
 from rempart_superset.shared_state import RedisStatsLogger, cache_configs, redis_url
@@ -214,6 +216,7 @@ def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
     install_warehouse_pool()  # warehouse connections kept per role (warehouse_pool.py)
     watch_permission_changes(REDIS_URL)  # permission answers kept until they change
     install_query_contexts()  # imported charts answer GET /api/v1/chart/<id>/data/ too
+    install_report_delivery()  # reports watermarked, checked and audited when sent
     # Finished chart answers kept per role set and publication (chart_response_cache.py).
     install_answer_cache(ChartDataRestApi, REDIS_URL)
     security = app.appbuilder.sm
@@ -233,6 +236,8 @@ def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
 FEATURE_FLAGS = {
     "DASHBOARD_RBAC": True,  # dashboards are granted to roles one by one
     "ENABLE_TEMPLATE_PROCESSING": False,  # no Jinja in SQL: no per-user SQL tricks
+    "ALERT_REPORTS": True,  # declared in superset/alerts_reports.yaml, synced by `rempart run`
+    "ALERT_REPORT_WEBHOOK": True,  # HTTPS only (ALERT_REPORTS_WEBHOOK_HTTPS_ONLY)
 }
 PREVENT_UNSAFE_DB_CONNECTIONS = True
 
@@ -305,6 +310,70 @@ class CeleryConfig:
 
 
 CELERY_CONFIG = CeleryConfig
+
+
+# -- Alerts & Reports ---------------------------------------------------------------------------
+#
+# Each report runs as the account that owns it, one per department (its viewer role: the
+# report shows that department's rows only) or the data stewards' (superset/alerts_reports.yaml,
+# synced by flows/superset_sync.py). Those accounts cannot log in; the browser that renders a
+# report gets its session from Rempart's machine sessions (rempart_superset/machine_sessions.py).
+# What leaves is watermarked and recorded in the audit trail (rempart_superset/report_delivery.py).
+REMPART_REPORT_ACCOUNTS = tuple(json.loads(_required("REMPART_REPORT_ACCOUNTS")))
+ALERT_REPORTS_EXECUTORS = [ExecutorType.OWNER]
+MACHINE_AUTH_PROVIDER_CLASS = "rempart_superset.machine_sessions.RempartMachineAuthProvider"
+REMPART_WATERMARK = _required("REMPART_WATERMARK")
+
+# Debian's Chromium and chromedriver through Selenium (Playwright would download a browser).
+# Its sandbox cannot run as root: only then is it turned off.
+WEBDRIVER_TYPE = "chrome"
+WEBDRIVER_OPTION_ARGS = [
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    *(["--no-sandbox"] if os.geteuid() == 0 else []),
+]
+# Debian's chromedriver starts Debian's chromium; Superset's own `binary_location` key would
+# reach Selenium's constructor, which refuses it.
+WEBDRIVER_CONFIGURATION = {
+    "options": {"capabilities": {}, "preferences": {}},
+    "service": {
+        "executable_path": _required("REMPART_CHROMEDRIVER"),
+        "log_output": "/dev/null",
+        "service_args": [],
+        "port": 0,
+        "env": {},
+    },
+}
+WEBDRIVER_BASEURL = _required("REMPART_SUPERSET_URL").rstrip("/") + "/"
+WEBDRIVER_BASEURL_USER_FRIENDLY = WEBDRIVER_BASEURL
+SCREENSHOT_SELENIUM_HEADSTART = 1
+SCREENSHOT_SELENIUM_ANIMATION_WAIT = 2
+
+# Mail (REMPART_SMTP_*). No server configured: reports and alerts still run, and Superset logs
+# what it would have sent (its dry run). A password is only ever sent over TLS.
+SMTP_HOST = os.environ.get("REMPART_SMTP_HOST", "")
+SMTP_PORT = int(os.environ.get("REMPART_SMTP_PORT") or 587)
+SMTP_STARTTLS = os.environ.get("REMPART_SMTP_STARTTLS", "true") == "true"
+SMTP_SSL = os.environ.get("REMPART_SMTP_SSL", "false") == "true"
+SMTP_SSL_SERVER_AUTH = True  # the server's certificate is checked
+SMTP_USER = os.environ.get("REMPART_SMTP_USER", "")
+SMTP_PASSWORD = (
+    _secret_file("REMPART_SMTP_PASSWORD_FILE", "the SMTP password")
+    .read_text(encoding="utf-8")
+    .strip()
+    if SMTP_USER
+    else ""
+)
+SMTP_MAIL_FROM = os.environ.get("REMPART_SMTP_MAIL_FROM") or "rempart@localhost"
+ALERT_REPORTS_NOTIFICATION_DRY_RUN = not SMTP_HOST
+EMAIL_REPORTS_SUBJECT_PREFIX = "[Rempart] "
 SUPERSET_WEBSERVER_TIMEOUT = 120
 # Nothing phones home: no external help links, no version check.
 HELP_MENU_ITEMS: list[dict] = []

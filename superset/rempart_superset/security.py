@@ -257,6 +257,11 @@ class RempartSecurityManager(SupersetSecurityManager):
     def is_service_account(username: str) -> bool:
         return username in current_app.config["REMPART_SERVICE_ACCOUNTS"]
 
+    @staticmethod
+    def is_report_account(username: str) -> bool:
+        """The accounts reports run as (machine_sessions.py): no login of any kind."""
+        return username in current_app.config["REMPART_REPORT_ACCOUNTS"]
+
     def mfa_required_for(self, user: Any) -> bool:
         """Whether this person must give a code: always under `required`, once enrolled under
         `optional`. Service accounts are handled apart (never in a browser)."""
@@ -276,7 +281,9 @@ class RempartSecurityManager(SupersetSecurityManager):
 
     def authenticate(self, username: str, password: str) -> Any | None:
         """The account these credentials open: the directory's when Rempart uses one, a local
-        account's otherwise (and always for the service accounts)."""
+        account's otherwise (and always for the service accounts). Never a report account's."""
+        if self.is_report_account(username):
+            return None
         if self.auth_type == AUTH_LDAP and not self.is_service_account(username):
             return self.auth_user_ldap(username, password)
         return self.auth_user_db(username, password)
@@ -334,7 +341,7 @@ class RempartSecurityManager(SupersetSecurityManager):
         (REMPART_DIRECTORY_ROLES), at every login. None (refused) for a person in none of
         the mapped groups, whose account then loses every role, for a disabled account, and
         for the name of a service account, which no directory may take over."""
-        if self.is_service_account(person.username):
+        if self.is_service_account(person.username) or self.is_report_account(person.username):
             _logger.warning("the directory offered service account %s: refused", person.username)
             return None
         mapping = current_app.config["REMPART_DIRECTORY_ROLES"]

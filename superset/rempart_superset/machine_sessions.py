@@ -1,0 +1,70 @@
+"""The browser of Alerts & Reports, logged in as the account a report runs as.
+
+Superset's reports and server-side screenshots open the dashboard in a headless Chromium
+(Selenium, Debian's chromium and chromedriver) with a session cookie it makes itself
+(`MachineAuthProvider.get_auth_cookies`: Flask-Login's `login_user`, then the cookie). Such a
+cookie carries no token of Rempart's session registry, so the session gate (session_gate.py)
+would treat the browser as anonymous, and the report would show a login page. This provider
+opens the session through the registry, like any login, with its own factor
+(`machine`): the session lives within the registry's idle and lifetime limits and is audited.
+
+Who may be given such a session: the report accounts (`REMPART_REPORT_ACCOUNTS`, which can
+never log in otherwise), and, for server-side screenshots and downloads, the person asking,
+already logged in in this very request. Anyone else is refused: fail closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, has_request_context, session
+from flask_login import current_user
+from superset.utils.machine_auth import MachineAuthProvider
+from werkzeug.http import parse_cookie
+from werkzeug.wrappers import Response
+
+from rempart_superset.audit_trail import append_event
+from rempart_superset.session_gate import start_session
+
+MACHINE_FACTOR = "machine"
+
+
+class MachineSessionRefused(RuntimeError):
+    """A report or screenshot asked for a session of an account that may not have one."""
+
+
+def may_open_machine_session(username: str, report_accounts: tuple[str, ...]) -> bool:
+    """A report account, or the person logged in in the current request (their own
+    screenshot, taken on their behalf)."""
+    if username in report_accounts:
+        return True
+    if not has_request_context():
+        return False
+    return bool(
+        getattr(current_user, "is_authenticated", False)
+        and getattr(current_user, "username", None) == username
+    )
+
+
+class RempartMachineAuthProvider(MachineAuthProvider):
+    @staticmethod
+    def get_auth_cookies(user: Any) -> dict[str, str]:
+        app = current_app._get_current_object()
+        if user is None or not user.is_active:
+            raise MachineSessionRefused("no active account to run the report as")
+        if not may_open_machine_session(user.username, app.config["REMPART_REPORT_ACCOUNTS"]):
+            raise MachineSessionRefused(
+                f"{user.username} is not a report account: its browser session is refused"
+            )
+        registry = app.appbuilder.sm.session_registry
+        with app.test_request_context("/login/"):
+            start_session(registry, user, MACHINE_FACTOR)
+            response = Response()
+            app.session_interface.save_session(app, session, response)
+        append_event("superset_machine_session", user.username, {"factor": MACHINE_FACTOR})
+        cookies = {}
+        for name, value in response.headers:
+            if name.lower() == "set-cookie":
+                cookie_name, cookie_value = next(iter(parse_cookie(value).items()))
+                cookies[cookie_name] = cookie_value
+        return cookies

@@ -1,0 +1,219 @@
+"""Superset's alerts and reports made to match superset/alerts_reports.yaml, or evaluated now.
+
+Run inside Superset's environment by `rempart superset sync` and `rempart run`
+(flows/alerts_reports.py), never by hand:
+
+    report_schedules.py apply --operator USER      < desired schedules (JSON, see below)
+    report_schedules.py evaluate --operator USER   the alerts to evaluate after a publication
+
+Through Superset's models rather than its REST API: a report must be owned by its report
+account alone (Superset runs it as its owner), and the API makes whoever creates a report one
+of its owners. Each schedule Rempart manages is marked in its `extra` (`rempart.managed`);
+managed schedules that are no longer declared are removed, others are never touched.
+
+Input of `apply`: {"schedules": [{"name", "type" (Report|Alert), "description", "crontab",
+"timezone", "dashboard_uuid" or "chart_uuid", "report_format", "owner" (username),
+"recipients": [{"type": "Email"|"Webhook", "target"}], "email_subject", "grace_period",
+"working_timeout", "log_retention", "after_publish", and for alerts "database", "sql",
+"validator_config"}]}. Output: one JSON line {"created": [...], "updated": [...],
+"removed": [...], "unchanged": n}, or {"queued": [...]} for `evaluate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from croniter import croniter
+from rempart_superset.audit_trail import append_event
+from superset.app import create_app
+
+MARK = "rempart"
+
+
+def _managed(schedule: Any) -> dict:
+    extra = schedule.extra or {}
+    mark = extra.get(MARK) if isinstance(extra, dict) else None
+    return mark if isinstance(mark, dict) and mark.get("managed") else {}
+
+
+def _fields(spec: dict, lookups: Any) -> dict[str, Any]:
+    """The columns of a schedule as the specification wants them."""
+    from superset.reports.models import ReportScheduleType, ReportScheduleValidatorType
+
+    alert = spec["type"] == ReportScheduleType.ALERT
+    return {
+        "type": spec["type"],
+        "name": spec["name"],
+        "description": spec.get("description") or None,
+        "active": True,
+        "crontab": spec["crontab"],
+        "timezone": spec["timezone"],
+        "creation_method": "alerts_reports",
+        "report_format": spec["report_format"],
+        "chart_id": lookups.chart(spec["chart_uuid"]) if spec.get("chart_uuid") else None,
+        "dashboard_id": (
+            lookups.dashboard(spec["dashboard_uuid"]) if spec.get("dashboard_uuid") else None
+        ),
+        "database_id": lookups.database(spec["database"]) if alert else None,
+        "sql": spec["sql"] if alert else None,
+        "validator_type": ReportScheduleValidatorType.OPERATOR if alert else None,
+        "validator_config_json": json.dumps(spec["validator_config"] if alert else {}),
+        "grace_period": int(spec["grace_period"]),
+        "working_timeout": int(spec["working_timeout"]),
+        "log_retention": int(spec["log_retention"]),
+        "email_subject": spec.get("email_subject") or None,
+        "force_screenshot": False,
+    }
+
+
+class Lookups:
+    """Superset's ids of the things a specification names by uuid, name or username."""
+
+    def __init__(self, db: Any) -> None:
+        from flask_appbuilder.security.sqla.models import User
+        from superset.models.core import Database
+        from superset.models.dashboard import Dashboard
+        from superset.models.slice import Slice
+
+        self.db, self.models = db, {"chart": Slice, "dashboard": Dashboard}
+        self.Database, self.User = Database, User
+
+    def _by_uuid(self, kind: str, uuid: str) -> int:
+        model = self.models[kind]
+        found = self.db.session.query(model).filter(model.uuid == uuid).one_or_none()
+        if found is None:
+            raise LookupError(f"no {kind} with uuid {uuid} in Superset: sync the dashboards first")
+        return found.id
+
+    def chart(self, uuid: str) -> int:
+        return self._by_uuid("chart", uuid)
+
+    def dashboard(self, uuid: str) -> int:
+        return self._by_uuid("dashboard", uuid)
+
+    def database(self, name: str) -> int:
+        found = self.db.session.query(self.Database).filter_by(database_name=name).one_or_none()
+        if found is None:
+            raise LookupError(f"no database {name!r} in Superset: sync the datasets first")
+        return found.id
+
+    def user(self, username: str) -> Any:
+        found = self.db.session.query(self.User).filter_by(username=username).one_or_none()
+        if found is None:
+            raise LookupError(f"no account {username!r}: `rempart superset start` creates it")
+        return found
+
+
+def _recipients_of(schedule: Any) -> list[tuple[str, str]]:
+    return sorted(
+        (recipient.type, json.loads(recipient.recipient_config_json or "{}").get("target", ""))
+        for recipient in schedule.recipients
+    )
+
+
+def apply(app: Any, request: dict) -> dict[str, Any]:
+    from superset.reports.models import ReportRecipients, ReportSchedule
+
+    from superset import db
+
+    lookups = Lookups(db)
+    outcome: dict[str, Any] = {"created": [], "updated": [], "removed": [], "unchanged": 0}
+    wanted = {(spec["name"], spec["type"]): spec for spec in request["schedules"]}
+    existing = {(s.name, s.type): s for s in db.session.query(ReportSchedule).all()}
+    for key, spec in sorted(wanted.items()):
+        if not croniter.is_valid(spec["crontab"]):
+            raise LookupError(f"{spec['name']}: {spec['crontab']!r} is no cron expression")
+        fields = _fields(spec, lookups)
+        owner = lookups.user(spec["owner"])
+        recipients = sorted((r["type"], r["target"]) for r in spec["recipients"])
+        mark = {"managed": True, "after_publish": bool(spec.get("after_publish"))}
+        schedule = existing.get(key)
+        if schedule is None:
+            schedule = ReportSchedule(**fields)
+            db.session.add(schedule)
+            outcome["created"].append(spec["name"])
+        else:
+            same = (
+                all(getattr(schedule, column) == value for column, value in fields.items())
+                and [user.id for user in schedule.owners] == [owner.id]
+                and _recipients_of(schedule) == recipients
+                and _managed(schedule) == mark
+            )
+            if same:
+                outcome["unchanged"] += 1
+                continue
+            for column, value in fields.items():
+                setattr(schedule, column, value)
+            for recipient in list(schedule.recipients):
+                db.session.delete(recipient)
+            outcome["updated"].append(spec["name"])
+        schedule.owners = [owner]
+        schedule.extra = {**(schedule.extra or {}), MARK: mark}
+        schedule.recipients = [
+            ReportRecipients(type=kind, recipient_config_json=json.dumps({"target": target}))
+            for kind, target in recipients
+        ]
+    for key, schedule in existing.items():
+        if key not in wanted and _managed(schedule):
+            db.session.delete(schedule)
+            outcome["removed"].append(schedule.name)
+    db.session.commit()
+    return outcome
+
+
+def evaluate(app: Any) -> dict[str, Any]:
+    """Queue, for the Celery worker, every active managed alert marked `after_publish`. Its
+    grace period is lifted first: the publication may have brought what it alerts on."""
+    from superset.reports.models import ReportSchedule, ReportScheduleType, ReportState
+    from superset.tasks.scheduler import execute
+
+    from superset import db
+
+    queued = []
+    alerts = db.session.query(ReportSchedule).filter(
+        ReportSchedule.type == ReportScheduleType.ALERT, ReportSchedule.active.is_(True)
+    )
+    for alert in alerts:
+        if not _managed(alert).get("after_publish"):
+            continue
+        if alert.last_state in (ReportState.SUCCESS, ReportState.GRACE):
+            alert.last_state = ReportState.NOOP
+        queued.append(alert)
+    db.session.commit()
+    now = datetime.now(UTC)
+    for alert in queued:
+        execute.apply_async((alert.id,), eta=now)
+    return {"queued": [alert.name for alert in queued]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["apply", "evaluate"])
+    parser.add_argument("--operator", required=True, help="who acts, for the audit trail")
+    arguments = parser.parse_args()
+    app = create_app()
+    with app.app_context():
+        try:
+            if arguments.action == "apply":
+                outcome = apply(app, json.load(sys.stdin))
+            else:
+                outcome = evaluate(app)
+        except LookupError as error:
+            print(str(error), file=sys.stderr)
+            return 1
+        changed = {key: value for key, value in outcome.items() if value and key != "unchanged"}
+        if changed and not append_event(
+            f"superset_alerts_reports_{arguments.action}", arguments.operator, changed
+        ):
+            print("the audit trail could not record this: see Superset's log", file=sys.stderr)
+            return 1
+    print(json.dumps(outcome))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
