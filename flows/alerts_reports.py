@@ -218,3 +218,13 @@ def evaluate_after_publish(settings: Settings) -> list[str]:
         raise SupersetError("Superset is not running: alerts are evaluated on its schedule")
     output = server.run_admin_script(SCHEDULES_SCRIPT, ["evaluate"], "alerts after publication")
     return json.loads(output.splitlines()[-1])["queued"]
+
+
+def send_now(settings: Settings, names: list[str]) -> list[str]:
+    """Run these declared alerts or reports now, whatever their schedule (Superset must run):
+    a report is sent; an alert is evaluated and sent if its condition holds."""
+    server = SupersetServer(settings)
+    if not server.status().running:
+        raise SupersetError("Superset is not running: `rempart superset start` first")
+    output = server.run_admin_script(SCHEDULES_SCRIPT, ["send", *names], "alerts and reports now")
+    return json.loads(output.splitlines()[-1])["queued"]

@@ -5,6 +5,7 @@ Run inside Superset's environment by `rempart superset sync` and `rempart run`
 
     report_schedules.py apply --operator USER      < desired schedules (JSON, see below)
     report_schedules.py evaluate --operator USER   the alerts to evaluate after a publication
+    report_schedules.py send NAME... --operator USER   these alerts or reports, run now
 
 Through Superset's models rather than its REST API: a report must be owned by its report
 account alone (Superset runs it as its owner), and the API makes whoever creates a report one
@@ -165,34 +166,58 @@ def apply(app: Any, request: dict) -> dict[str, Any]:
     return outcome
 
 
-def evaluate(app: Any) -> dict[str, Any]:
-    """Queue, for the Celery worker, every active managed alert marked `after_publish`. Its
-    grace period is lifted first: the publication may have brought what it alerts on."""
-    from superset.reports.models import ReportSchedule, ReportScheduleType, ReportState
+def _queue_now(schedules: list[Any]) -> dict[str, Any]:
+    """Each schedule run now by the Celery worker; an alert's grace period is lifted first
+    (what it watches may have changed)."""
+    from superset.reports.models import ReportState
     from superset.tasks.scheduler import execute
 
     from superset import db
 
-    queued = []
+    for schedule in schedules:
+        if schedule.last_state in (ReportState.SUCCESS, ReportState.GRACE):
+            schedule.last_state = ReportState.NOOP
+    db.session.commit()
+    now = datetime.now(UTC)
+    for schedule in schedules:
+        execute.apply_async((schedule.id,), eta=now)
+    return {"queued": [schedule.name for schedule in schedules]}
+
+
+def evaluate(app: Any) -> dict[str, Any]:
+    """Every active managed alert marked `after_publish`, run now: the publication may have
+    brought what it alerts on."""
+    from superset.reports.models import ReportSchedule, ReportScheduleType
+
+    from superset import db
+
     alerts = db.session.query(ReportSchedule).filter(
         ReportSchedule.type == ReportScheduleType.ALERT, ReportSchedule.active.is_(True)
     )
-    for alert in alerts:
-        if not _managed(alert).get("after_publish"):
-            continue
-        if alert.last_state in (ReportState.SUCCESS, ReportState.GRACE):
-            alert.last_state = ReportState.NOOP
-        queued.append(alert)
-    db.session.commit()
-    now = datetime.now(UTC)
-    for alert in queued:
-        execute.apply_async((alert.id,), eta=now)
-    return {"queued": [alert.name for alert in queued]}
+    return _queue_now([alert for alert in alerts if _managed(alert).get("after_publish")])
+
+
+def send(app: Any, names: list[str]) -> dict[str, Any]:
+    """These managed schedules, by name, run now (a report is sent whatever its schedule)."""
+    from superset.reports.models import ReportSchedule
+
+    from superset import db
+
+    found = {
+        schedule.name: schedule
+        for schedule in db.session.query(ReportSchedule).filter(ReportSchedule.name.in_(names))
+        if _managed(schedule)
+    }
+    missing = sorted(set(names) - set(found))
+    if missing:
+        raise LookupError(f"no declared alert or report named {', '.join(missing)}")
+    return _queue_now([found[name] for name in names])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["apply", "evaluate"])
+    parser.add_argument("action", choices=["apply", "evaluate", "send"])
+    parser.add_argument("names", nargs="*", help="send: the alerts or reports to run now")
     parser.add_argument("--operator", required=True, help="who acts, for the audit trail")
     arguments = parser.parse_args()
     app = create_app()
@@ -200,6 +225,8 @@ def main() -> int:
         try:
             if arguments.action == "apply":
                 outcome = apply(app, json.load(sys.stdin))
+            elif arguments.action == "send":
+                outcome = send(app, arguments.names)
             else:
                 outcome = evaluate(app)
         except LookupError as error:

@@ -354,6 +354,9 @@ WEBDRIVER_CONFIGURATION = {
 WEBDRIVER_BASEURL = _required("REMPART_SUPERSET_URL").rstrip("/") + "/"
 WEBDRIVER_BASEURL_USER_FRIENDLY = WEBDRIVER_BASEURL
 SCREENSHOT_SELENIUM_HEADSTART = 1
+# A cold browser on a busy two-core machine takes more than Superset's 10 s to show a page.
+SCREENSHOT_LOCATE_WAIT = 60
+SCREENSHOT_LOAD_WAIT = 120
 SCREENSHOT_SELENIUM_ANIMATION_WAIT = 2
 
 # Mail (REMPART_SMTP_*). No server configured: reports and alerts still run, and Superset logs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from flows import superset_server, superset_sync
+from flows import alerts_reports, superset_server, superset_sync
 from flows.cli.common import CommandError
 from flows.provision import prepare_database
 from flows.secrets import SecretStore
@@ -55,12 +55,16 @@ def superset(settings: Settings, arguments: argparse.Namespace) -> int:
         elif action == "mfa":
             prepare_database(settings)
             print(server.reset_second_factor(username))
+        elif action == "send":
+            prepare_database(settings)
+            for name in alerts_reports.send_now(settings, arguments.names):
+                print(f"queued: {name} (Superset's worker runs it now; its log says how it went)")
         elif action == "otp":
             print(superset_server.current_demo_code(settings, username))
         elif action == "export":
             for path in superset_sync.export_assets(settings):
                 print(f"wrote {path.relative_to(settings.project_dir)}")
-    except superset_server.SupersetError as error:
+    except (superset_server.SupersetError, alerts_reports.DeclarationError) as error:
         raise CommandError(str(error)) from error
     return 0
 
@@ -84,6 +88,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions.add_parser(
         "export", help="write the dashboards, as edited in Superset, back to superset/assets"
     )
+    send = actions.add_parser(
+        "send",
+        help="run alerts or reports of superset/alerts_reports.yaml now, by name: a report is "
+        "sent, an alert sent if its condition holds (audited)",
+    )
+    send.add_argument("names", metavar="NAME", nargs="+")
     unlock = actions.add_parser(
         "unlock", help="lift the lockout of an account after too many failed logins (audited)"
     )

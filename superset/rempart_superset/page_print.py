@@ -20,7 +20,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.print_page_options import PrintOptions
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from superset.utils.webdriver import WebDriverSelenium
+from superset.utils.urls import modify_url_query
+from superset.utils.webdriver import (
+    ChartStandaloneMode,
+    DashboardStandaloneMode,
+    WebDriverSelenium,
+)
 
 from rempart_superset.watermark import OVERLAY_SCRIPT
 
@@ -38,6 +43,9 @@ def print_page(url: str, user: object, watermark: str, *, dashboard: bool) -> by
     """The page at `url`, as `user` sees it, printed (landscape A4) with the watermark."""
     config = current_app.config
     window = config["WEBDRIVER_WINDOW"]["dashboard" if dashboard else "slice"]
+    # The page without Superset's menus, as its own screenshots take it.
+    standalone = DashboardStandaloneMode.REPORT if dashboard else ChartStandaloneMode.HIDE_NAV
+    url = modify_url_query(url, standalone=standalone.value)
     proxy = WebDriverSelenium(config["WEBDRIVER_TYPE"], window)
     driver = proxy.auth(user)
     try:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
@@ -121,6 +122,18 @@ def _recorded(notification: Any, state: Any) -> Any:
     return notification
 
 
+def scheduled_time(value: Any) -> datetime:
+    """The time a run was scheduled for, as the execution log stores it (naive UTC). Celery
+    hands Superset its task's `eta` as an ISO string, which the SQLite metadata refuses."""
+    if value is None:
+        return datetime.now(UTC).replace(tzinfo=None)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
 def install() -> None:
     """Change Superset's report execution as described above (Celery worker and web)."""
     from superset.commands.report import execute
@@ -154,6 +167,13 @@ def install() -> None:
         state = _sending.get()
         return notification if state is None else _recorded(notification, state)
 
+    command_class = execute.AsyncExecuteReportScheduleCommand
+    command_init = command_class.__init__
+
+    def __init__(self: Any, task_id: str, model_id: int, scheduled_dttm: Any) -> None:
+        command_init(self, task_id, model_id, scheduled_time(scheduled_dttm))
+
+    command_class.__init__ = __init__
     original_send = state_class._send
     execute.create_notification = recorded_notification
     state_class._get_pdf = _get_pdf

@@ -27,6 +27,7 @@ from flows.settings import PROJECT_DIR, Settings, load_settings
 from flows.superset_server import SupersetServer, password_secret, totp_secret
 from flows.superset_sync import SupersetClient
 from tests.conftest import free_port, isolated_environment, run_rempart
+from tests.e2e.mailbox import Mailbox
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -166,9 +167,21 @@ def superset_restarted_with(
 
 
 @pytest.fixture(scope="session")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1 for the session's Superset to mail its reports to."""
+    box = Mailbox(free_port())
+    box.start()
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[Deployment]:
     """Set up through the real command line; the environment is passed, never mutated, so
-    this deployment and the other tests' session database never see each other."""
+    this deployment and the other tests' session database never see each other. Reports and
+    alerts are mailed to the session's mailbox."""
     work = tmp_path_factory.mktemp("superset-deployment")
     with temporary_server(load_settings()) as scratch:
         port, redis_port = free_port(), free_port()
@@ -177,6 +190,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "REMPART_SUPERSET_PORT": str(port),
             "REMPART_REDIS_PORT": str(redis_port),
             "REMPART_SUPERSET_SYNC": "true",
+            "REMPART_SMTP_HOST": "127.0.0.1",
+            "REMPART_SMTP_PORT": str(mailbox.port),
+            "REMPART_SMTP_STARTTLS": "false",
         }
         settings = scratch.model_copy(update={"superset_port": port, "redis_port": redis_port})
         deployment = Deployment(settings, env, SupersetServer(settings).url)
