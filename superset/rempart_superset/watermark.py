@@ -83,6 +83,79 @@ def stamp_csv(csv: bytes, text: str) -> bytes:
     return line.encode("utf-8") + csv
 
 
+def stamp_xlsx(xlsx: bytes, text: str) -> bytes:
+    """The statement as a new first row of every sheet, in bold red; the data moves down."""
+    from openpyxl import load_workbook
+    from openpyxl.styles import Font
+
+    workbook = load_workbook(io.BytesIO(xlsx))
+    for sheet in workbook.worksheets:
+        sheet.insert_rows(1)
+        sheet["A1"] = text
+        sheet["A1"].font = Font(bold=True, color="B22222")
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _pdf_string(text: str) -> bytes:
+    """A PDF literal string in WinAnsi encoding (the en dash included), escaped."""
+    raw = text.encode("cp1252", errors="replace")
+    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+
+def pdf_from_png(png: bytes, text: str) -> bytes:
+    """A one-page PDF of a marked image, with the statement also as text over its banner
+    (invisible text, as scanned documents carry theirs): found by search and by check_pdf."""
+    from PIL import Image
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image_pdf = io.BytesIO()
+    image.save(image_pdf, format="PDF", resolution=96)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(image_pdf.getvalue())))
+    font = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+                NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+            }
+        )
+    )
+    for page in writer.pages:
+        height = float(page.mediabox.height)
+        resources = page.setdefault(NameObject("/Resources"), DictionaryObject())
+        fonts = resources.setdefault(NameObject("/Font"), DictionaryObject())
+        fonts[NameObject("/RempartWatermark")] = font
+        layer = DecodedStreamObject()
+        layer.set_data(
+            b"q BT 3 Tr /RempartWatermark 10 Tf 12 "
+            + f"{height - 16:.1f}".encode()
+            + b" Td "
+            + _pdf_string(text)
+            + b" Tj ET Q"
+        )
+        page.merge_page(_overlay(writer, page, layer))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _overlay(writer, page, stream):  # noqa: ANN001, ANN202 - pypdf objects
+    from pypdf import PageObject
+    from pypdf.generic import NameObject
+
+    overlay = PageObject.create_blank_page(
+        width=float(page.mediabox.width), height=float(page.mediabox.height)
+    )
+    overlay[NameObject("/Resources")] = page["/Resources"]
+    overlay[NameObject("/Contents")] = writer._add_object(stream)
+    return overlay
+
+
 def check_pdf(pdf: bytes, text: str) -> int:
     """The number of pages, once each is found to carry `text`; raises WatermarkMissing."""
     from pypdf import PdfReader

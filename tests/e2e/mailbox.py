@@ -22,6 +22,14 @@ class Received:
     def subject(self) -> str:
         return str(self.message["Subject"])
 
+    def parts(self, content_type: str) -> list[bytes]:
+        """The content of every part of this type (inline images included)."""
+        return [
+            part.get_payload(decode=True)
+            for part in self.message.walk()
+            if part.get_content_type() == content_type
+        ]
+
     def attachments(self, extension: str) -> list[tuple[str, bytes]]:
         """(file name, content) of each attachment whose name ends so."""
         found = []
