@@ -84,6 +84,9 @@ VIEWER_PERMISSIONS_FROM_GAMMA = {
     "resetmypassword": None,
     "can_this_form_get": None,
     "can_this_form_post": None,
+    # The dashboard's PDF and PNG downloads, taken and watermarked on the server
+    # (superset/rempart_superset/screenshot_downloads.py); no CSV or Excel export.
+    "can_cache_dashboard_screenshot": {"Dashboard"},
     # Dashboard filters and permalinks keep their state through these.
     "can_write": {
         "DashboardFilterStateRestApi",

@@ -21,11 +21,13 @@ from rempart_superset.account_lockout import LockoutPolicy
 from rempart_superset.action_log_writer import ActionLogWriter
 from rempart_superset.chart_query_context import install as install_query_contexts
 from rempart_superset.chart_response_cache import install as install_answer_cache
+from rempart_superset.export_marking import install as install_export_marking
 from rempart_superset.login_attempts import failed_login
 from rempart_superset.mfa_views import mfa
 from rempart_superset.permission_memo import watch_permission_changes
 from rempart_superset.report_delivery import install as install_report_delivery
 from rempart_superset.request_events import RequestEventLogger
+from rempart_superset.screenshot_downloads import install as install_screenshot_downloads
 from rempart_superset.security import RempartSecurityManager
 from rempart_superset.shared_state import RedisStatsLogger, cache_configs, redis_url
 from rempart_superset.warehouse_access import ALL_DEPARTMENTS_WAREHOUSE_ROLE, warehouse_role_of
@@ -217,6 +219,8 @@ def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
     watch_permission_changes(REDIS_URL)  # permission answers kept until they change
     install_query_contexts()  # imported charts answer GET /api/v1/chart/<id>/data/ too
     install_report_delivery()  # reports watermarked, checked and audited when sent
+    install_screenshot_downloads(app, REDIS_URL)  # dashboard downloads, for their owner only
+    install_export_marking(app)  # every file downloaded says whose it is
     # Finished chart answers kept per role set and publication (chart_response_cache.py).
     install_answer_cache(ChartDataRestApi, REDIS_URL)
     security = app.appbuilder.sm
@@ -238,6 +242,12 @@ FEATURE_FLAGS = {
     "ENABLE_TEMPLATE_PROCESSING": False,  # no Jinja in SQL: no per-user SQL tricks
     "ALERT_REPORTS": True,  # declared in superset/alerts_reports.yaml, synced by `rempart run`
     "ALERT_REPORT_WEBHOOK": True,  # HTTPS only (ALERT_REPORTS_WEBHOOK_HTTPS_ONLY)
+    # The dashboard's PDF and PNG downloads taken on the server, where they are watermarked
+    # (rempart_superset/screenshot_downloads.py, export_marking.py); Superset serves that
+    # endpoint only with THUMBNAILS on, whose list thumbnails Rempart does not serve.
+    "THUMBNAILS": True,
+    "ENABLE_DASHBOARD_SCREENSHOT_ENDPOINTS": True,
+    "ENABLE_DASHBOARD_DOWNLOAD_WEBDRIVER_SCREENSHOT": True,
 }
 PREVENT_UNSAFE_DB_CONNECTIONS = True
 

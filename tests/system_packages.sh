@@ -5,10 +5,11 @@
 # tests (each test starts its own slapd in a temporary folder), Prometheus for its
 # promtool, which checks the metrics and the alert rules, Docker Compose (the Python one,
 # which validates deploy/compose.yaml without an engine) and Caddy, the TLS proxy the tests
-# put in front of Superset. Installed when missing and allowed
+# put in front of Superset, and Tesseract, which reads the watermark of downloaded images.
+# Installed when missing and allowed
 # (root, or `sudo -n`); otherwise this stops at once with the exact command to run.
 set -euo pipefail
-packages=(chromium chromium-driver fonts-dejavu-core slapd ldap-utils prometheus docker-compose caddy)
+packages=(chromium chromium-driver fonts-dejavu-core slapd ldap-utils prometheus docker-compose caddy tesseract-ocr)
 
 missing=()
 if command -v dpkg >/dev/null 2>&1; then

@@ -9,8 +9,9 @@ opens the session through the registry, like any login, with its own factor
 (`machine`): the session lives within the registry's idle and lifetime limits and is audited.
 
 Who may be given such a session: the report accounts (`REMPART_REPORT_ACCOUNTS`, which can
-never log in otherwise), and, for server-side screenshots and downloads, the person asking,
-already logged in in this very request. Anyone else is refused: fail closed.
+never log in otherwise), and, for a dashboard download taken on the server, the person who
+asked for it, logged in, in the last minutes (screenshot_downloads.py). Anyone else is
+refused: fail closed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
 from rempart_superset.audit_trail import append_event
+from rempart_superset.screenshot_downloads import may_take_screenshot_as
 from rempart_superset.session_gate import start_session
 
 MACHINE_FACTOR = "machine"
@@ -33,17 +35,13 @@ class MachineSessionRefused(RuntimeError):
     """A report or screenshot asked for a session of an account that may not have one."""
 
 
-def may_open_machine_session(username: str, report_accounts: tuple[str, ...]) -> bool:
-    """A report account, or the person logged in in the current request (their own
-    screenshot, taken on their behalf)."""
-    if username in report_accounts:
+def may_open_machine_session(username: str, config: Any) -> bool:
+    """A report account, or a person whose own request asked for a screenshot lately."""
+    if username in config["REMPART_REPORT_ACCOUNTS"]:
         return True
-    if not has_request_context():
-        return False
-    return bool(
-        getattr(current_user, "is_authenticated", False)
-        and getattr(current_user, "username", None) == username
-    )
+    if has_request_context() and getattr(current_user, "is_authenticated", False):
+        return getattr(current_user, "username", None) == username
+    return may_take_screenshot_as(config["REDIS_URL"], username)
 
 
 class RempartMachineAuthProvider(MachineAuthProvider):
@@ -52,9 +50,10 @@ class RempartMachineAuthProvider(MachineAuthProvider):
         app = current_app._get_current_object()
         if user is None or not user.is_active:
             raise MachineSessionRefused("no active account to run the report as")
-        if not may_open_machine_session(user.username, app.config["REMPART_REPORT_ACCOUNTS"]):
+        if not may_open_machine_session(user.username, app.config):
             raise MachineSessionRefused(
-                f"{user.username} is not a report account: its browser session is refused"
+                f"{user.username} is no report account and asked for no download: "
+                "its browser session is refused"
             )
         registry = app.appbuilder.sm.session_registry
         with app.test_request_context("/login/"):

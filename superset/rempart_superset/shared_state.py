@@ -111,7 +111,7 @@ class DepartmentRedisCache(RedisCache):
 
 
 def cache_configs(url: str) -> dict[str, dict[str, Any]]:
-    """Superset's four caches, all in Redis; the two that can hold rows per department."""
+    """Superset's caches, all in Redis; the two that can hold rows kept per department."""
     day = int(timedelta(days=1).total_seconds())
     by_department = f"{__name__}.DepartmentRedisCache"
     return {
@@ -134,6 +134,14 @@ def cache_configs(url: str) -> dict[str, dict[str, Any]]:
             "CACHE_KEY_PREFIX": f"{KEY_ROOT}:filter_state:",
             "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=90).total_seconds()),
             "REFRESH_TIMEOUT_ON_RETRIEVAL": True,
+        },
+        # Dashboard downloads taken on the server, each given to its owner only
+        # (screenshot_downloads.py).
+        "THUMBNAIL_CACHE_CONFIG": {
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_URL": url,
+            "CACHE_KEY_PREFIX": f"{KEY_ROOT}:screenshots:",
+            "CACHE_DEFAULT_TIMEOUT": int(timedelta(hours=1).total_seconds()),
         },
         "EXPLORE_FORM_DATA_CACHE_CONFIG": {
             "CACHE_TYPE": "RedisCache",

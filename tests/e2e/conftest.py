@@ -25,7 +25,7 @@ from flows.provision import department_slugs, superset_passfile
 from flows.secrets import SecretStore
 from flows.settings import PROJECT_DIR, Settings, load_settings
 from flows.superset_server import SupersetServer, password_secret, totp_secret
-from flows.superset_sync import SupersetClient
+from flows.superset_sync import SupersetClient, load_assets
 from tests.conftest import free_port, isolated_environment, run_rempart
 from tests.e2e.mailbox import Mailbox
 
@@ -143,6 +143,57 @@ class Deployment:
     def rempart(self, *args: str, check: bool = True) -> str:
         completed = run_rempart(*args, env=self.env, check=check, timeout=900)
         return completed.stdout + completed.stderr
+
+
+def log_in(browser: object, deployment: Deployment, username: str) -> object:
+    page = browser.new_page(viewport={"width": 1600, "height": 2300})
+    page.goto(f"{deployment.url}/login/")
+    page.locator("input#username").fill(username)
+    page.locator("input[type=password]").fill(deployment.password(username))
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url("**/rempart/mfa/", timeout=60_000)
+    page.locator("input#code").fill(deployment.code(username))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(lambda url: "/login" not in url and "/rempart/" not in url, timeout=60_000)
+    return page
+
+
+def expected_charts(slug: str) -> int:
+    dashboard = next(
+        config
+        for path, config in load_assets().items()
+        if path.startswith("dashboards/") and config["slug"] == slug
+    )
+    return sum(
+        1
+        for node in dashboard["position"].values()
+        if isinstance(node, dict) and node.get("type") == "CHART"
+    )
+
+
+def open_dashboard(page: object, deployment: Deployment, slug: str) -> None:
+    """Open a dashboard and wait until every chart has rendered, failing on any chart error."""
+    page.goto(f"{deployment.url}/superset/dashboard/{slug}/")
+    holders = page.locator('[data-test="dashboard-component-chart-holder"]')
+    expected = expected_charts(slug)
+    page.wait_for_function(
+        """([expected]) => {
+            const holders = document.querySelectorAll(
+                '[data-test="dashboard-component-chart-holder"]');
+            if (holders.length !== expected) return false;
+            return [...holders].every(h =>
+                !h.querySelector('[data-test="loading-indicator"], .loading') &&
+                h.querySelector('canvas, svg, table, .superset-legacy-chart-big-number,'
+                                + ' [role="alert"], .ant-empty, [data-test="chart-container"] *'));
+        }""",
+        arg=[expected],
+        timeout=120_000,
+    )
+    page.wait_for_load_state("networkidle")
+    assert holders.count() == expected
+    errors = page.locator('[data-test="dashboard-component-chart-holder"] [role="alert"]')
+    assert errors.count() == 0, f"{slug}: chart errors: {errors.all_inner_texts()}"
+    assert page.get_by_text("Unexpected error").count() == 0
 
 
 @contextlib.contextmanager

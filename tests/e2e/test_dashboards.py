@@ -28,7 +28,7 @@ from flows.superset_sync import (
     normalised,
     unzip_export,
 )
-from tests.e2e.conftest import Deployment, chart_data, dataset_ids
+from tests.e2e.conftest import Deployment, chart_data, dataset_ids, log_in, open_dashboard
 
 pytestmark = pytest.mark.e2e
 
@@ -37,57 +37,6 @@ DEPARTMENT_MARTS = ["fct_kpi_values", "kpi_daily_summary", "dim_departments", "d
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def _log_in(browser: object, deployment: Deployment, username: str) -> object:
-    page = browser.new_page(viewport={"width": 1600, "height": 2300})
-    page.goto(f"{deployment.url}/login/")
-    page.locator("input#username").fill(username)
-    page.locator("input[type=password]").fill(deployment.password(username))
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url("**/rempart/mfa/", timeout=60_000)
-    page.locator("input#code").fill(deployment.code(username))
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url(lambda url: "/login" not in url and "/rempart/" not in url, timeout=60_000)
-    return page
-
-
-def _expected_charts(slug: str) -> int:
-    dashboard = next(
-        config
-        for path, config in load_assets().items()
-        if path.startswith("dashboards/") and config["slug"] == slug
-    )
-    return sum(
-        1
-        for node in dashboard["position"].values()
-        if isinstance(node, dict) and node.get("type") == "CHART"
-    )
-
-
-def _open_dashboard(page: object, deployment: Deployment, slug: str) -> None:
-    """Open a dashboard and wait until every chart has rendered, failing on any chart error."""
-    page.goto(f"{deployment.url}/superset/dashboard/{slug}/")
-    holders = page.locator('[data-test="dashboard-component-chart-holder"]')
-    expected = _expected_charts(slug)
-    page.wait_for_function(
-        """([expected]) => {
-            const holders = document.querySelectorAll(
-                '[data-test="dashboard-component-chart-holder"]');
-            if (holders.length !== expected) return false;
-            return [...holders].every(h =>
-                !h.querySelector('[data-test="loading-indicator"], .loading') &&
-                h.querySelector('canvas, svg, table, .superset-legacy-chart-big-number,'
-                                + ' [role="alert"], .ant-empty, [data-test="chart-container"] *'));
-        }""",
-        arg=[expected],
-        timeout=120_000,
-    )
-    page.wait_for_load_state("networkidle")
-    assert holders.count() == expected
-    errors = page.locator('[data-test="dashboard-component-chart-holder"] [role="alert"]')
-    assert errors.count() == 0, f"{slug}: chart errors: {errors.all_inner_texts()}"
-    assert page.get_by_text("Unexpected error").count() == 0
 
 
 def _chart(page: object, title: str) -> object:
@@ -141,9 +90,9 @@ def test_viewers_see_their_department_only_on_both_dashboards(
     seen: dict[str, str] = {}
     main_kpi = {"sales": "Revenue", "support": "Customer satisfaction"}  # seeds/departments.csv
     for department in ("sales", "support"):
-        page = _log_in(browser, deployment, f"viewer_{department}")
+        page = log_in(browser, deployment, f"viewer_{department}")
         try:
-            _open_dashboard(page, deployment, "kpi-overview")
+            open_dashboard(page, deployment, "kpi-overview")
             _screenshot(page, f"kpi_overview_{department}.png", screenshots)
             assert _column_values(page, "KPI values (detail)", "Department") == {department}
             # The department filter offers one value: the others do not exist for this viewer.
@@ -156,7 +105,7 @@ def test_viewers_see_their_department_only_on_both_dashboards(
             assert not any(kpi in targets for kpi in others), targets
             seen[department] = targets
 
-            _open_dashboard(page, deployment, "data-quality")
+            open_dashboard(page, deployment, "data-quality")
             _screenshot(page, f"data_quality_{department}.png", screenshots)
             assert _column_values(page, "Anomalies", "Department") <= {department, ""}
             assert _chart(page, "Rejected values").locator("tbody tr").count() > 0
@@ -168,7 +117,7 @@ def test_viewers_see_their_department_only_on_both_dashboards(
 def test_viewers_cannot_open_sql_lab_nor_administration(
     deployment: Deployment, browser: object
 ) -> None:
-    page = _log_in(browser, deployment, "viewer_sales")
+    page = log_in(browser, deployment, "viewer_sales")
     try:
         for path in ("/sqllab/", "/rowlevelsecurity/list/", "/users/list/", "/databaseview/list/"):
             response = page.goto(f"{deployment.url}{path}")
@@ -325,7 +274,7 @@ def test_viewers_may_not_run_sql_lab_queries(deployment: Deployment, browser: ob
     analyst.close()
 
     def query_from_the_browser(username: str) -> tuple[int, str]:
-        page = _log_in(browser, deployment, username)
+        page = log_in(browser, deployment, username)
         try:
             return page.evaluate(
                 """async ([databaseId]) => {

@@ -21,8 +21,7 @@ from flows.superset_server import (
     SupersetServer,
 )
 from flows.superset_sync import SupersetClient, SupersetError
-from tests.e2e.conftest import Deployment
-from tests.e2e.test_dashboards import _open_dashboard
+from tests.e2e.conftest import Deployment, open_dashboard
 
 pytestmark = pytest.mark.e2e
 
@@ -135,7 +134,7 @@ def test_a_new_account_enrols_then_logs_in_with_password_and_code(
         _sign_in(page, deployment, NEW_USER, password)
         code = deployment.code(NEW_USER, totp.secret)
         assert _give_code(page, code) == 302
-        _open_dashboard(page, deployment, "kpi-overview")
+        open_dashboard(page, deployment, "kpi-overview")
         _log_out(page, deployment)
 
         # The same code again (replay), a wrong one, then a recovery code once, not twice.

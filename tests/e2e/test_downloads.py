@@ -1,0 +1,126 @@
+"""Every file a person takes out of Superset says whose it is: the dashboard's PDF and PNG
+downloads from its menu, taken on the server and watermarked, and CSV exports, which carry
+the statement as their first line. Read back as a person would: the PDF's text, the picture
+through Tesseract (Debian's OCR), the CSV's first line."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from tests.e2e.conftest import Deployment, chart_data, dataset_ids, log_in, open_dashboard
+
+DOWNLOAD_TIMEOUT_MS = 180_000
+
+
+def _statement(username: str) -> str:
+    return f"CONFIDENTIEL \N{EN DASH} {username} \N{EN DASH} {datetime.now(UTC):%Y-%m-%d}"
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _download(page: object, item: str, folder: Path) -> Path:
+    """Download the open dashboard through its menu: ... > Download > `item`."""
+    page.locator('[data-test="actions-trigger"]').click()
+    page.get_by_role("menuitem", name="Download").hover()
+    with page.expect_download(timeout=DOWNLOAD_TIMEOUT_MS) as download:
+        page.get_by_role("menuitem", name=item).click()
+    target = folder / download.value.suggested_filename
+    download.value.save_as(target)
+    return target
+
+
+def test_a_viewer_downloads_the_dashboard_as_pdf_and_png_and_both_carry_their_name(
+    deployment: Deployment, browser: object, tmp_path: Path
+) -> None:
+    username = "viewer_sales"
+    page = log_in(browser, deployment, username)
+    try:
+        open_dashboard(page, deployment, "kpi-overview")
+        pdf = _download(page, "Export to PDF", tmp_path)
+        png = _download(page, "Download as Image", tmp_path)
+    finally:
+        page.close()
+    today = f"{datetime.now(UTC):%Y%m%d}"
+    for path in (pdf, png):
+        assert username in path.name and today in path.name, path.name
+    statement = _statement(username)
+    pages = PdfReader(io.BytesIO(pdf.read_bytes())).pages
+    assert pages
+    for number, page_of_pdf in enumerate(pages, start=1):
+        assert statement in " ".join((page_of_pdf.extract_text() or "").split()), number
+    seen = subprocess.run(
+        ["tesseract", str(png), "stdout"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "CONFIDENTIEL" in seen.upper(), seen
+    assert _letters(username) in _letters(seen), seen
+    exported = deployment.query(
+        "select details from audit.events where actor = %s and action like 'superset_%%' "
+        "and details ? 'export' order by event_id desc limit 2",
+        username,
+    )
+    assert {row[0]["export"]["format"] for row in exported} == {"pdf", "png"}
+    assert all(row[0]["export"]["watermark"].startswith(statement) for row in exported)
+
+
+def test_an_analysts_csv_export_starts_with_the_statement_and_names_them(
+    deployment: Deployment,
+) -> None:
+    client = deployment.client("analyst")
+    try:
+        response = chart_data(
+            client,
+            dataset_ids(client)["fct_kpi_values"],
+            result_format="csv",
+            columns=["department", "kpi_value"],
+            metrics=[],
+            row_limit=10,
+        )
+    finally:
+        client.close()
+    assert response.status_code == 200, response.text[:300]
+    first, header, *_ = response.content.decode("utf-8").splitlines()
+    assert first.strip('"').startswith(_statement("analyst")), first
+    assert "department" in header
+    disposition = response.headers["content-disposition"]
+    assert "analyst" in disposition and f"{datetime.now(UTC):%Y%m%d}" in disposition
+    [(details,)] = deployment.query(
+        "select details from audit.events where actor = 'analyst' and details ? 'export' "
+        "order by event_id desc limit 1"
+    )
+    assert details["export"]["format"] == "csv"
+    assert details["export"]["watermark"].startswith(_statement("analyst"))
+
+
+def test_a_download_taken_for_one_person_is_not_given_to_another(deployment: Deployment) -> None:
+    sales, support = deployment.client("viewer_sales"), deployment.client("viewer_support")
+    try:
+        dashboard = sales.request("GET", "/api/v1/dashboard/kpi-overview")["result"]["id"]
+        taken = sales.request(
+            "POST", f"/api/v1/dashboard/{dashboard}/cache_dashboard_screenshot/", json={}
+        )
+        image = f"/api/v1/dashboard/{dashboard}/screenshot/{taken['cache_key']}/"
+        deadline = time.monotonic() + 180
+        while (answer := sales.http.get(image)).status_code == 404:
+            assert time.monotonic() < deadline, "the screenshot was never taken"
+            time.sleep(3)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+        assert support.http.get(image).status_code == 404
+        stolen = support.http.post(
+            f"/api/v1/dashboard/{dashboard}/cache_dashboard_screenshot/",
+            json={"permalinkKey": "someone-elses"},
+        )
+        assert stolen.status_code == 400
+        # The dashboard list's thumbnails, taken as whoever asked first, are not served.
+        assert support.http.get(f"/api/v1/dashboard/{dashboard}/thumbnail/x/").status_code == 404
+    finally:
+        sales.close()
+        support.close()
