@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from flows.provision import department_slugs
+from flows.report_recipients import DATA_STEWARDS, RecipientError, recipients_by_audience
 from flows.settings import PROJECT_DIR, Settings
 from flows.superset_server import (
     DATA_STEWARDS_REPORT_ACCOUNT,
@@ -27,14 +28,11 @@ from flows.superset_server import (
 )
 
 DECLARATIONS = PROJECT_DIR / "superset" / "alerts_reports.yaml"
-RECIPIENTS_SEED = PROJECT_DIR / "seeds" / "report_recipients.csv"
 ASSETS_DIR = PROJECT_DIR / "superset" / "assets"
 SCHEDULES_SCRIPT = PROJECT_DIR / "superset" / "report_schedules.py"
-DATA_STEWARDS = "data_stewards"
 WAREHOUSE_NAME = "Rempart warehouse"  # as flows/superset_sync.py names it
 FORMATS = {"PDF", "PNG", "CSV"}
 OPERATORS = {"<", "<=", ">", ">=", "==", "!="}
-CHANNELS = {"email": "Email", "webhook": "Webhook"}
 WORKING_TIMEOUT_SECONDS = 600
 LOG_RETENTION_DAYS = 90
 _KEYS = {
@@ -54,7 +52,7 @@ _KEYS = {
 
 
 class DeclarationError(ValueError):
-    """superset/alerts_reports.yaml or seeds/report_recipients.csv says something wrong."""
+    """superset/alerts_reports.yaml says something wrong."""
 
 
 @dataclass
@@ -82,24 +80,6 @@ def _asset_uuid(kind: str, stem: str) -> str:
     if not path.exists():
         raise DeclarationError(f"{kind} {stem!r}: no {path.relative_to(PROJECT_DIR)}")
     return yaml.safe_load(path.read_text(encoding="utf-8"))["uuid"]
-
-
-def recipients_by_audience(path: Path = RECIPIENTS_SEED) -> dict[str, list[dict[str, str]]]:
-    audiences: dict[str, list[dict[str, str]]] = {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            channel = CHANNELS.get((row.get("channel") or "").strip())
-            target = (row.get("target") or "").strip()
-            if channel is None or not target:
-                raise DeclarationError(
-                    f"{path.name} line {line}: channel must be email or webhook, with a target"
-                )
-            if channel == "Webhook" and not target.startswith("https://"):
-                raise DeclarationError(f"{path.name} line {line}: a webhook must be https://")
-            audiences.setdefault(row["audience"].strip(), []).append(
-                {"type": channel, "target": target}
-            )
-    return audiences
 
 
 def _recipients(audience: str, audiences: dict[str, list[dict[str, str]]]) -> list[dict]:
@@ -169,7 +149,10 @@ def declared_schedules(
     """Every schedule the declarations make, expanded per department, recipients resolved."""
     document = yaml.safe_load(declarations.read_text(encoding="utf-8")) or {}
     timezone = document.get("timezone", "UTC")
-    audiences = recipients_by_audience(project_dir / "seeds" / "report_recipients.csv")
+    try:
+        audiences = recipients_by_audience(project_dir / "seeds" / "report_recipients.csv")
+    except RecipientError as error:
+        raise DeclarationError(str(error)) from error
     departments = department_slugs(project_dir)
     names = _department_names(project_dir)
     unknown = set(audiences) - {*departments, DATA_STEWARDS}

@@ -34,6 +34,7 @@ from flows.provision import (
 )
 from flows.redis_server import EmbeddedRedis, redis_url
 from flows.redis_server import status as redis_status
+from flows.report_recipients import data_stewards_mail
 from flows.secrets import SecretStore
 from flows.settings import PROJECT_DIR, Settings
 
@@ -250,6 +251,7 @@ class SupersetServer:
             "REMPART_SESSION_IDLE_MINUTES": str(self.settings.superset_session_idle_minutes),
             "REMPART_REDIS_URL_FILE": str(redis_url_file),
             "REMPART_REPORT_ACCOUNTS": json.dumps(report_accounts(self.settings)),
+            "REMPART_REPORT_ERRORS_TO": data_stewards_mail(self.settings.project_dir) or "",
             **self._mail_environment(store),
             "REMPART_WATERMARK": self.settings.watermark,
             "REMPART_SUPERSET_URL": self.url,

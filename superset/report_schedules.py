@@ -166,16 +166,16 @@ def apply(app: Any, request: dict) -> dict[str, Any]:
     return outcome
 
 
-def _queue_now(schedules: list[Any]) -> dict[str, Any]:
-    """Each schedule run now by the Celery worker; an alert's grace period is lifted first
-    (what it watches may have changed)."""
+def _queue_now(schedules: list[Any], lift_grace: bool) -> dict[str, Any]:
+    """Each schedule run now by the Celery worker; with `lift_grace`, an alert that was sent
+    lately is evaluated all the same (someone asked for it by name)."""
     from superset.reports.models import ReportState
     from superset.tasks.scheduler import execute
 
     from superset import db
 
     for schedule in schedules:
-        if schedule.last_state in (ReportState.SUCCESS, ReportState.GRACE):
+        if lift_grace and schedule.last_state in (ReportState.SUCCESS, ReportState.GRACE):
             schedule.last_state = ReportState.NOOP
     db.session.commit()
     now = datetime.now(UTC)
@@ -186,7 +186,7 @@ def _queue_now(schedules: list[Any]) -> dict[str, Any]:
 
 def evaluate(app: Any) -> dict[str, Any]:
     """Every active managed alert marked `after_publish`, run now: the publication may have
-    brought what it alerts on."""
+    brought what it alerts on. Its grace period holds: an alert sent lately stays quiet."""
     from superset.reports.models import ReportSchedule, ReportScheduleType
 
     from superset import db
@@ -194,7 +194,8 @@ def evaluate(app: Any) -> dict[str, Any]:
     alerts = db.session.query(ReportSchedule).filter(
         ReportSchedule.type == ReportScheduleType.ALERT, ReportSchedule.active.is_(True)
     )
-    return _queue_now([alert for alert in alerts if _managed(alert).get("after_publish")])
+    after_publish = [alert for alert in alerts if _managed(alert).get("after_publish")]
+    return _queue_now(after_publish, lift_grace=False)
 
 
 def send(app: Any, names: list[str]) -> dict[str, Any]:
@@ -211,7 +212,7 @@ def send(app: Any, names: list[str]) -> dict[str, Any]:
     missing = sorted(set(names) - set(found))
     if missing:
         raise LookupError(f"no declared alert or report named {', '.join(missing)}")
-    return _queue_now([found[name] for name in names])
+    return _queue_now([found[name] for name in names], lift_grace=True)
 
 
 def main() -> int:

@@ -333,6 +333,8 @@ REMPART_REPORT_ACCOUNTS = tuple(json.loads(_required("REMPART_REPORT_ACCOUNTS"))
 ALERT_REPORTS_EXECUTORS = [ExecutorType.OWNER]
 MACHINE_AUTH_PROVIDER_CLASS = "rempart_superset.machine_sessions.RempartMachineAuthProvider"
 REMPART_WATERMARK = _required("REMPART_WATERMARK")
+# Who hears of a report that failed (its owners are report accounts, without a mailbox).
+REMPART_REPORT_ERRORS_TO = os.environ.get("REMPART_REPORT_ERRORS_TO", "")
 
 # Debian's Chromium and chromedriver through Selenium (Playwright would download a browser).
 # Its sandbox cannot run as root: only then is it turned off.

@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g, request
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from rempart_superset.screenshot_downloads import requester
 from rempart_superset.watermark import (
     check_pdf,
     pdf_from_png,
@@ -84,9 +84,10 @@ def mark_export(response: Response) -> Response:
     is_download = "attachment" in disposition.lower() or kind in ("png", "pdf")
     if not is_download or kind == "json" or (kind is None and "json" in response.mimetype):
         return response
-    if not getattr(current_user, "is_authenticated", False):
+    user = requester()
+    if user is None:
         return response
-    username = current_user.username
+    username = user.username
     when = datetime.now(UTC)
     text = watermark_text(current_app.config["REMPART_WATERMARK"], username, when)
     if kind == "csv":

@@ -5,8 +5,10 @@ Superset's reports and server-side screenshots open the dashboard in a headless 
 (`MachineAuthProvider.get_auth_cookies`: Flask-Login's `login_user`, then the cookie). Such a
 cookie carries no token of Rempart's session registry, so the session gate (session_gate.py)
 would treat the browser as anonymous, and the report would show a login page. This provider
-opens the session through the registry, like any login, with its own factor
-(`machine`): the session lives within the registry's idle and lifetime limits and is audited.
+gives the cookie a token of a machine session instead: kept in Redis (the hash of the token,
+never the token), for MACHINE_SESSION_SECONDS only, the time to render one report, and
+audited. Not in the registry's SQLite table: a report run holds that database's write lock
+while its browser logs in.
 
 Who may be given such a session: the report accounts (`REMPART_REPORT_ACCOUNTS`, which can
 never log in otherwise), and, for a dashboard download taken on the server, the person who
@@ -16,19 +18,42 @@ refused: fail closed.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any
 
 from flask import current_app, has_request_context, session
-from flask_login import current_user
+from flask_login import current_user, login_user
 from superset.utils.machine_auth import MachineAuthProvider
 from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
 from rempart_superset.audit_trail import append_event
 from rempart_superset.screenshot_downloads import may_take_screenshot_as
-from rempart_superset.session_gate import start_session
+from rempart_superset.shared_state import KEY_ROOT, client
 
 MACHINE_FACTOR = "machine"
+MACHINE_TOKEN_KEY = "_rempart_machine_sid"  # noqa: S105 (a key of the session, not a secret)
+MACHINE_SESSION_SECONDS = 900
+
+
+def _key(token: str) -> str:
+    return f"{KEY_ROOT}:machine_session:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def open_machine_session(redis_url: str, user_id: int) -> str:
+    token = secrets.token_urlsafe(32)
+    client(redis_url).set(_key(token), str(user_id), ex=MACHINE_SESSION_SECONDS)
+    return token
+
+
+def live_machine_session(redis_url: str, user_id: int) -> bool:
+    """Whether this request's cookie carries a machine session of this user, still alive."""
+    token = session.get(MACHINE_TOKEN_KEY) if has_request_context() else None
+    if not isinstance(token, str):
+        return False
+    owner = client(redis_url).get(_key(token))
+    return owner is not None and owner.decode() == str(user_id)
 
 
 class MachineSessionRefused(RuntimeError):
@@ -55,9 +80,10 @@ class RempartMachineAuthProvider(MachineAuthProvider):
                 f"{user.username} is no report account and asked for no download: "
                 "its browser session is refused"
             )
-        registry = app.appbuilder.sm.session_registry
         with app.test_request_context("/login/"):
-            start_session(registry, user, MACHINE_FACTOR)
+            session.clear()
+            login_user(user, remember=False)
+            session[MACHINE_TOKEN_KEY] = open_machine_session(app.config["REDIS_URL"], user.id)
             response = Response()
             app.session_interface.save_session(app, session, response)
         append_event("superset_machine_session", user.username, {"factor": MACHINE_FACTOR})

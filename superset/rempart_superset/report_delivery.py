@@ -8,7 +8,9 @@ three of those steps, in the Celery worker that runs them:
   text, and checked page by page before it may leave (watermark.check_pdf);
 * every PNG gets the watermark drawn in, every CSV the statement as its first line;
 * every notification sent (mail or webhook) is appended to the audit trail: the report, its
-  kind, the account it ran as, the recipients, each attachment's SHA-256 and the watermark.
+  kind, the account it ran as, the recipients, each attachment's SHA-256 and the watermark;
+* a failure is told to the data stewards (REMPART_REPORT_ERRORS_TO), not to the report's
+  owner, a report account without a mailbox.
 
 The watermark names the account the report ran as (its department's report account) and the
 time of the run: `REMPART_WATERMARK`.
@@ -167,6 +169,27 @@ def install() -> None:
         state = _sending.get()
         return notification if state is None else _recorded(notification, state)
 
+    def send_error(self: Any, name: str, message: str) -> None:
+        """Superset mails a failure to the report's owners: Rempart's report accounts have
+        no mailbox, so it goes to REMPART_REPORT_ERRORS_TO (the data stewards) instead."""
+        from superset.reports.models import ReportRecipients, ReportRecipientType
+
+        targets = current_app.config["REMPART_REPORT_ERRORS_TO"]
+        if not targets:
+            return original_send_error(self, name, message)
+        content = execute.NotificationContent(
+            name=name,
+            text=message,
+            header_data=self._get_log_data(),
+            url=self._get_url(user_friendly=True),
+        )
+        recipient = ReportRecipients(
+            type=ReportRecipientType.EMAIL, recipient_config_json=json.dumps({"target": targets})
+        )
+        return self._send(content, [recipient])
+
+    original_send_error = state_class.send_error
+    state_class.send_error = send_error
     command_class = execute.AsyncExecuteReportScheduleCommand
     command_init = command_class.__init__
 

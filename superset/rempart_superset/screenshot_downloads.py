@@ -20,8 +20,9 @@ cache keyed without the person, so Rempart adds what it lacks:
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from flask_login import current_user
 
 from rempart_superset.shared_state import KEY_ROOT, client
@@ -46,6 +47,24 @@ def may_take_screenshot_as(redis_url: str, username: str) -> bool:
     return bool(client(redis_url).exists(grant_key(username)))
 
 
+def requester() -> Any | None:
+    """Who sends this request, by their session cookie or their API token; None if nobody.
+    (Before the view runs, Flask-AppBuilder has not yet read the token: read it here.)"""
+    user = g.get("user")
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user
+    if getattr(current_user, "is_authenticated", False):
+        return current_user
+    from flask_jwt_extended import get_current_user, verify_jwt_in_request
+
+    try:
+        verify_jwt_in_request(optional=True)
+        user = get_current_user()
+    except Exception:  # no token, or one Rempart would refuse: nobody
+        return None
+    return user if user is not None and user.is_active else None
+
+
 def _refused(status: int, message: str) -> Response:
     response = jsonify(message=message)
     response.status_code = status
@@ -59,15 +78,20 @@ def install(app: Flask, redis_url: str) -> None:
         path = request.path
         if THUMBNAILS.match(path):
             return _refused(404, "thumbnails are not served by Rempart")
-        authenticated = getattr(current_user, "is_authenticated", False)
-        if TAKE.match(path) and request.method == "POST" and authenticated:
+        take, fetch = TAKE.match(path), FETCH.match(path)
+        if not (take and request.method == "POST") and not fetch:
+            return None
+        user = requester()
+        if user is None:
+            return None  # Superset answers 401
+        if take:
             body = request.get_json(silent=True) or {}
             if body.get("permalinkKey"):
                 return _refused(400, "a download is taken from your own view: no permalinkKey")
-            redis.set(grant_key(current_user.username), "1", ex=GRANT_SECONDS)
-        elif FETCH.match(path) and authenticated:
-            owner = redis.get(owner_key(FETCH.match(path).group(2)))
-            if owner is None or owner.decode() != str(current_user.id):
+            redis.set(grant_key(user.username), "1", ex=GRANT_SECONDS)
+        else:
+            owner = redis.get(owner_key(fetch.group(2)))
+            if owner is None or owner.decode() != str(user.id):
                 return _refused(404, "Not found")
         return None
 
@@ -76,11 +100,11 @@ def install(app: Flask, redis_url: str) -> None:
             TAKE.match(request.path)
             and request.method == "POST"
             and response.status_code in (200, 202)
-            and getattr(current_user, "is_authenticated", False)
+            and (user := requester()) is not None
         ):
             cache_key = (response.get_json(silent=True) or {}).get("cache_key")
             if cache_key:
-                redis.set(owner_key(cache_key), str(current_user.id), ex=OWNER_SECONDS)
+                redis.set(owner_key(cache_key), str(user.id), ex=OWNER_SECONDS)
         return response
 
     app.before_request(guard)

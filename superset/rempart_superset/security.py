@@ -45,6 +45,7 @@ from rempart_superset.account_lockout import AccountLockout
 from rempart_superset.audit_trail import append_event
 from rempart_superset.directory import Directory, DirectoryUser
 from rempart_superset.login_attempts import LoginAttempts, refused
+from rempart_superset.machine_sessions import live_machine_session
 from rempart_superset.permission_memo import remembered
 from rempart_superset.second_factor import SecondFactor
 from rempart_superset.session_gate import end_sessions_on_logout, live_session, start_session
@@ -198,7 +199,12 @@ class RempartSecurityManager(SupersetSecurityManager):
 
     @cached_property
     def _engine(self) -> Engine:
-        return create_engine(current_app.config["SQLALCHEMY_DATABASE_URI"])
+        # With Superset's own options: on SQLite, wait for a writer (a report run's log, in
+        # another Celery process) rather than fail at once.
+        config = current_app.config
+        return create_engine(
+            config["SQLALCHEMY_DATABASE_URI"], **config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+        )
 
     @cached_property
     def second_factor(self) -> SecondFactor:
@@ -424,9 +430,14 @@ class RempartSecurityManager(SupersetSecurityManager):
     # -- loading a user back --------------------------------------------------------------
 
     def load_user(self, pk: int | str) -> Any | None:
-        """From the session cookie: only a live session the server opened."""
+        """From the session cookie: only a live session the server opened, a person's or
+        the reports' browser's (machine_sessions.py)."""
         user = super().load_user(pk)
-        if user is None or not live_session(self.session_registry, user.id):
+        if user is None:
+            return None
+        if live_machine_session(current_app.config["REDIS_URL"], user.id):
+            return user
+        if not live_session(self.session_registry, user.id):
             return None
         return user
 

@@ -5,6 +5,7 @@ server (tests/e2e/mailbox.py), read back as a person would: the PDF's text, the 
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pypdf import PdfReader
 
-from flows.alerts_reports import declared_schedules, recipients_by_audience
+from flows.alerts_reports import declared_schedules
+from flows.report_recipients import recipients_by_audience
 from flows.superset_server import report_account
 from flows.superset_sync import SupersetClient, SupersetLoginError
 from tests.e2e.conftest import Deployment
@@ -71,7 +73,7 @@ def test_alerts_and_reports_equal_the_declarations_and_a_second_sync_changes_not
         assert report["report_format"] == schedule["report_format"]
         assert [owner["id"] for owner in report["owners"]] and len(report["owners"]) == 1
         assert sorted(
-            (recipient["type"], recipient["recipient_config_json"]["target"])
+            (recipient["type"], json.loads(recipient["recipient_config_json"])["target"])
             for recipient in report["recipients"]
         ) == sorted((r["type"], r["target"]) for r in schedule["recipients"])
         if schedule["type"] == "Alert":
