@@ -22,7 +22,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
-from flows import alerts_reports, build_state, publish, superset_sync
+from flows import alerts_reports, build_state, publish, seed_shapes, superset_sync
 from flows.database import DatabaseError
 from flows.privacy.erasure import returned_subjects
 from flows.run_summary import (
@@ -112,6 +112,8 @@ def build_models(
         raise_on_failure=False,
         disable_assets=True,
     )
+    if not new_data_only:
+        _reload_reshaped_seeds(settings, runner)
     args = ["build"]
     if select:
         args += ["--select", select]
@@ -168,6 +170,22 @@ def build_models(
         summary.tests_failed,
     )
     return summary
+
+
+def _reload_reshaped_seeds(settings: Settings, runner: object) -> None:
+    """Seeds whose columns changed since dbt loaded them, loaded afresh (flows/seed_shapes.py);
+    the build that follows runs everything they feed."""
+    logger = get_run_logger()
+    reshaped = seed_shapes.reshaped_seeds(settings)
+    for name, (wanted, loaded) in reshaped.items():
+        logger.info(
+            "seed %s: its columns changed (now %s, loaded with %s): loading it afresh",
+            name,
+            ", ".join(wanted),
+            ", ".join(loaded),
+        )
+    if reshaped:
+        runner.invoke(["seed", "--full-refresh", "--select", *sorted(reshaped)])
 
 
 def _invocation_id(settings: Settings) -> str:

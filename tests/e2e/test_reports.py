@@ -144,14 +144,20 @@ def test_an_anomaly_landed_for_one_department_alerts_that_department_only(
         encoding="cp1252",
     )
     ran = time.time()
-    deployment.rempart("run")
+    run = deployment.rempart("run")
+    assert "alert(s) evaluated" in run, run[-2000:]
     subject = {
         department: f"New anomalies \N{EN DASH} {_department_name(deployment, department)}"
         for department in deployment.departments
     }
-    [alert] = mailbox.wait_for(
-        lambda message: subject["sales"] in message.subject, since=ran, timeout=120
-    )
+    try:
+        [alert] = mailbox.wait_for(
+            lambda message: subject["sales"] in message.subject, since=ran, timeout=120
+        )
+    except AssertionError as error:
+        worker_log = deployment.settings.state_dir / "superset" / "celery-worker.log"
+        tail = worker_log.read_text(errors="replace").splitlines()[-80:]
+        raise AssertionError(f"{error}\nrun:\n{run[-1500:]}\nworker:\n" + "\n".join(tail)) from None
     assert alert.recipients == [_recipient("sales")]
     assert alert.parts("image/png"), "the alert carries the anomalies chart"
     time.sleep(QUIET_SECONDS * 2)  # the other departments' alerts ran in the same minutes

@@ -283,6 +283,26 @@ def test_history_and_next_years_plan_extend_the_calendar(deployment: Deployment)
     ) == [("2015-01-01", "2032-12-31")]
 
 
+def test_a_seed_that_gained_a_column_since_it_was_loaded_is_loaded_afresh(
+    deployment: Deployment,
+) -> None:
+    """An installation that loaded departments.csv before it had main_kpi_code: `dbt seed`
+    alone would fail on the missing column at every run; the run reloads the seed in full."""
+    assert _rempart_run(deployment).returncode == 0
+    with connection_info(deployment.settings).connect() as conn:
+        conn.execute("alter table seeds.departments drop column main_kpi_code cascade")
+    result = run_rempart("run", "--force", env=deployment.env, check=False, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "seed departments: its columns changed" in result.stdout + result.stderr
+    assert deployment.query(
+        "select department_slug, main_kpi_code from marts.dim_departments order by 1"
+    ) == [
+        ("operations", "unites_vendues"),
+        ("sales", "chiffre_affaires"),
+        ("support", "satisfaction_score"),
+    ]
+
+
 def test_watch_lands_and_builds_a_dropped_file_once(deployment: Deployment) -> None:
     runs_before = len(deployment.runs())
     watcher = subprocess.Popen(
