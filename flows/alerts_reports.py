@@ -125,10 +125,11 @@ def _schedule(
         "log_retention": LOG_RETENTION_DAYS,
         "after_publish": bool(entry.get("after_publish", False)),
     }
-    if "dashboard" in entry:
-        schedule["dashboard_uuid"] = _asset_uuid("dashboard", entry["dashboard"])
-    else:
-        schedule["chart_uuid"] = _asset_uuid("chart", entry["chart"])
+    kind_of_asset = "dashboard" if "dashboard" in entry else "chart"
+    try:
+        schedule[f"{kind_of_asset}_uuid"] = _asset_uuid(kind_of_asset, entry[kind_of_asset])
+    except DeclarationError as error:
+        raise DeclarationError(f"{label}: {error}") from error
     if kind == "Alert":
         condition = entry.get("condition") or {}
         if not entry.get("sql") or condition.get("op") not in OPERATORS:

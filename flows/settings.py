@@ -170,6 +170,16 @@ class Settings(BaseSettings):
     smtp_mail_from: str = Field(
         default="rempart@localhost", description="The sender of reports and alerts."
     )
+    superset_internal_url: str = Field(
+        default="",
+        description="Where Superset's own workers reach it (the reports' browser); unset: "
+        "http://127.0.0.1:<port>.",
+    )
+    superset_public_url: str = Field(
+        default="",
+        description="Where people reach Superset, for the links in reports; unset: the "
+        "internal URL.",
+    )
     watermark: str = Field(
         default="CONFIDENTIEL \N{EN DASH} {username} \N{EN DASH} {datetime}",
         description="The statement on every PDF, PNG, CSV and Excel file that leaves Rempart: "

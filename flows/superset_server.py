@@ -254,7 +254,10 @@ class SupersetServer:
             "REMPART_REPORT_ERRORS_TO": data_stewards_mail(self.settings.project_dir) or "",
             **self._mail_environment(store),
             "REMPART_WATERMARK": self.settings.watermark,
-            "REMPART_SUPERSET_URL": self.url,
+            "REMPART_SUPERSET_URL": self.settings.superset_internal_url or self.url,
+            "REMPART_SUPERSET_PUBLIC_URL": self.settings.superset_public_url
+            or self.settings.superset_internal_url
+            or self.url,
             "REMPART_CHROMEDRIVER": CHROMEDRIVER,
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",

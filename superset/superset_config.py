@@ -364,7 +364,7 @@ WEBDRIVER_CONFIGURATION = {
     },
 }
 WEBDRIVER_BASEURL = _required("REMPART_SUPERSET_URL").rstrip("/") + "/"
-WEBDRIVER_BASEURL_USER_FRIENDLY = WEBDRIVER_BASEURL
+WEBDRIVER_BASEURL_USER_FRIENDLY = _required("REMPART_SUPERSET_PUBLIC_URL").rstrip("/") + "/"
 SCREENSHOT_SELENIUM_HEADSTART = 1
 # A cold browser on a busy two-core machine takes more than Superset's 10 s to show a page.
 SCREENSHOT_LOCATE_WAIT = 60
