@@ -24,6 +24,7 @@ from rempart_superset.chart_response_cache import install as install_answer_cach
 from rempart_superset.export_marking import install as install_export_marking
 from rempart_superset.login_attempts import failed_login
 from rempart_superset.mfa_views import mfa
+from rempart_superset.page_templates import install as install_page_templates
 from rempart_superset.permission_memo import watch_permission_changes
 from rempart_superset.report_delivery import install as install_report_delivery
 from rempart_superset.request_events import RequestEventLogger
@@ -221,6 +222,7 @@ def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
     install_report_delivery()  # reports watermarked, checked and audited when sent
     install_screenshot_downloads(app, REDIS_URL)  # dashboard downloads, for their owner only
     install_export_marking(app)  # every file downloaded says whose it is
+    install_page_templates(app)  # no chart image drawn in the browser, unmarked
     # Finished chart answers kept per role set and publication (chart_response_cache.py).
     install_answer_cache(ChartDataRestApi, REDIS_URL)
     security = app.appbuilder.sm

@@ -9,6 +9,7 @@ import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -136,7 +137,7 @@ def test_an_anomaly_landed_for_one_department_alerts_that_department_only(
         "and kpi_code = 'chiffre_affaires'"
     )[0][0]
     next_day = last_day + timedelta(days=1)
-    inbox = deployment.settings.inbox_dir
+    inbox = Path(deployment.env["REMPART_INBOX_DIR"])
     inbox.mkdir(parents=True, exist_ok=True)
     (inbox / "sales_fr_anomaly.csv").write_text(
         "date_mesure;département;catégorie;sous_catégorie;indicateur;valeur;unité;commentaire\n"
