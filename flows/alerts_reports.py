@@ -3,8 +3,8 @@
 `declared_schedules` reads the declarations and seeds/report_recipients.csv and expands them
 into one schedule per department where asked, each owned by its report account; `apply`
 hands them to superset/report_schedules.py, inside Superset's environment, which creates,
-updates or removes Superset's schedules to match. `evaluate_after_publish` queues the alerts
-marked `after_publish` for Superset's worker, right after a publication of the marts.
+updates or removes Superset's schedules to match, and after a publication of the marts queues
+the alerts marked `after_publish` for Superset's worker.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class ScheduleReport:
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    queued: list[str] = field(default_factory=list)  # alerts evaluated after a publication
 
     def summary(self) -> str:
         changed = [
@@ -182,26 +183,17 @@ def declared_schedules(
     return schedules
 
 
-def apply(settings: Settings) -> ScheduleReport:
-    """Make Superset's alerts and reports equal the declarations (Superset must run)."""
+def apply(settings: Settings, evaluate: bool = False) -> ScheduleReport:
+    """Make Superset's alerts and reports equal the declarations (Superset must run); with
+    `evaluate` (after a publication), then queue the alerts marked `after_publish`."""
     server = SupersetServer(settings)
     output = server.run_admin_script(
         SCHEDULES_SCRIPT,
-        ["apply"],
+        ["apply", *(["--evaluate"] if evaluate else [])],
         "alerts and reports",
         stdin=json.dumps({"schedules": declared_schedules(settings.project_dir)}),
     )
-    outcome = json.loads(output.splitlines()[-1])
-    return ScheduleReport(**outcome)
-
-
-def evaluate_after_publish(settings: Settings) -> list[str]:
-    """Queue the `after_publish` alerts now; their names. Superset must run."""
-    server = SupersetServer(settings)
-    if not server.status().running:
-        raise SupersetError("Superset is not running: alerts are evaluated on its schedule")
-    output = server.run_admin_script(SCHEDULES_SCRIPT, ["evaluate"], "alerts after publication")
-    return json.loads(output.splitlines()[-1])["queued"]
+    return ScheduleReport(**json.loads(output.splitlines()[-1]))
 
 
 def send_now(settings: Settings, names: list[str]) -> list[str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
-from flows import alerts_reports, build_state, publish, seed_shapes, superset_sync
+from flows import build_state, publish, seed_shapes, superset_sync
 from flows.database import DatabaseError
 from flows.privacy.erasure import returned_subjects
 from flows.run_summary import (
@@ -231,9 +231,10 @@ def sync_superset(settings: Settings, published: bool) -> str:
         message = "skipped: REMPART_SUPERSET_SYNC is off"
         logger.info(message)
         return message
-    message = superset_sync.sync(settings, progress=logger.info).summary()
+    report = superset_sync.sync(settings, progress=logger.info, evaluate_alerts=published)
+    message = report.summary()
     if published:
-        queued = alerts_reports.evaluate_after_publish(settings)
+        queued = report.schedules.queued
         logger.info("alerts evaluated after the publication: %s", ", ".join(queued) or "none")
         message += f"; {len(queued)} alert(s) evaluated"
     return message

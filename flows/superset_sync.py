@@ -771,8 +771,11 @@ def _file_stem(title: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in title.lower()).strip("_")
 
 
-def sync(settings: Settings, progress: Callable[[str], None] = print) -> SyncReport:
-    """Make Superset match the project; start it first if it is not running."""
+def sync(
+    settings: Settings, progress: Callable[[str], None] = print, evaluate_alerts: bool = False
+) -> SyncReport:
+    """Make Superset match the project; start it first if it is not running. After a
+    publication (`evaluate_alerts`), the alerts that watch new data are queued too."""
     manifest_path = settings.dbt_target_dir / "manifest.json"
     if not manifest_path.exists():
         raise SupersetError(f"{manifest_path} is missing: run `rempart run` or `rempart dbt build`")
@@ -794,6 +797,6 @@ def sync(settings: Settings, progress: Callable[[str], None] = print) -> SyncRep
         _sync_dashboard_roles(client, bundle, departments, report)
     finally:
         client.close()
-    report.schedules = alerts_reports.apply(settings)
+    report.schedules = alerts_reports.apply(settings, evaluate=evaluate_alerts)
     progress(f"Superset sync: {report.summary()}")
     return report

@@ -1,11 +1,13 @@
-"""Superset's alerts and reports made to match superset/alerts_reports.yaml, or evaluated now.
+"""Superset's alerts and reports made to match superset/alerts_reports.yaml, or run now.
 
 Run inside Superset's environment by `rempart superset sync` and `rempart run`
 (flows/alerts_reports.py), never by hand:
 
-    report_schedules.py apply --operator USER      < desired schedules (JSON, see below)
-    report_schedules.py evaluate --operator USER   the alerts to evaluate after a publication
-    report_schedules.py send NAME... --operator USER   these alerts or reports, run now
+    report_schedules.py apply [--evaluate] --operator USER   < desired schedules (JSON)
+    report_schedules.py send NAME... --operator USER        these alerts or reports, run now
+
+`--evaluate` (after a publication of the marts) then queues the alerts marked
+`after_publish`: one start of Superset's application for both.
 
 Through Superset's models rather than its REST API: a report must be owned by its report
 account alone (Superset runs it as its owner), and the API makes whoever creates a report one
@@ -17,7 +19,7 @@ Input of `apply`: {"schedules": [{"name", "type" (Report|Alert), "description", 
 "recipients": [{"type": "Email"|"Webhook", "target"}], "email_subject", "grace_period",
 "working_timeout", "log_retention", "after_publish", and for alerts "database", "sql",
 "validator_config"}]}. Output: one JSON line {"created": [...], "updated": [...],
-"removed": [...], "unchanged": n}, or {"queued": [...]} for `evaluate`.
+"removed": [...], "unchanged": n, "queued": [...]}, or {"queued": [...]} for `send`.
 """
 
 from __future__ import annotations
@@ -217,8 +219,11 @@ def send(app: Any, names: list[str]) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["apply", "evaluate", "send"])
+    parser.add_argument("action", choices=["apply", "send"])
     parser.add_argument("names", nargs="*", help="send: the alerts or reports to run now")
+    parser.add_argument(
+        "--evaluate", action="store_true", help="apply: then run the after_publish alerts"
+    )
     parser.add_argument("--operator", required=True, help="who acts, for the audit trail")
     arguments = parser.parse_args()
     app = create_app()
@@ -226,10 +231,9 @@ def main() -> int:
         try:
             if arguments.action == "apply":
                 outcome = apply(app, json.load(sys.stdin))
-            elif arguments.action == "send":
-                outcome = send(app, arguments.names)
+                outcome["queued"] = evaluate(app)["queued"] if arguments.evaluate else []
             else:
-                outcome = evaluate(app)
+                outcome = send(app, arguments.names)
         except LookupError as error:
             print(str(error), file=sys.stderr)
             return 1

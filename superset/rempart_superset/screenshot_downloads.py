@@ -13,8 +13,9 @@ cache keyed without the person, so Rempart adds what it lacks:
   person's own dashboard;
 * the person's request grants the worker, for a few minutes, a browser session as them
   (machine_sessions.py refuses one otherwise);
-* thumbnails (the dashboard list's card view) are not served: Superset would take them as the
-  first person to ask and show them to everyone, whatever their department.
+* thumbnails (the dashboard list's card view) and chart screenshots are not served: Superset
+  would take them as the first person to ask and show them to everyone, whatever their
+  department.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from rempart_superset.shared_state import KEY_ROOT, client
 
 TAKE = re.compile(r"^/api/v1/dashboard/(\d+)/cache_dashboard_screenshot/?$")
 FETCH = re.compile(r"^/api/v1/dashboard/(\d+)/screenshot/([^/]+)/?$")
-THUMBNAILS = re.compile(r"^/api/v1/(dashboard|chart)/\d+/thumbnail/")
+# Taken as whoever asks first and kept for everyone: never served.
+NOT_SERVED = re.compile(
+    r"^/api/v1/(dashboard/\d+/thumbnail/|chart/\d+/(thumbnail|cache_screenshot|screenshot)/)"
+)
 GRANT_SECONDS = 600
 OWNER_SECONDS = 86_400
 
@@ -76,8 +80,8 @@ def install(app: Flask, redis_url: str) -> None:
 
     def guard() -> Response | None:
         path = request.path
-        if THUMBNAILS.match(path):
-            return _refused(404, "thumbnails are not served by Rempart")
+        if NOT_SERVED.match(path):
+            return _refused(404, "thumbnails and chart screenshots are not served by Rempart")
         take, fetch = TAKE.match(path), FETCH.match(path)
         if not (take and request.method == "POST") and not fetch:
             return None

@@ -175,24 +175,22 @@ def check_pdf(pdf: bytes, text: str) -> int:
 # page; `pointer-events: none` and a low opacity leave the dashboard readable.
 OVERLAY_SCRIPT = """
 const text = arguments[0];
-const banner = document.createElement('div');
-banner.setAttribute('data-rempart-watermark', 'banner');
-banner.textContent = text;
-Object.assign(banner.style, {
-  position: 'fixed', top: '0', left: '0', right: '0', zIndex: '2147483647',
+function mark(kind, style) {
+  const element = document.createElement('div');
+  element.setAttribute('data-rempart-watermark', kind);
+  element.textContent = text;
+  Object.assign(element.style, {position: 'fixed', pointerEvents: 'none'}, style);
+  document.body.appendChild(element);
+}
+mark('diagonal', {
+  top: '45%', left: '-10%', width: '120%', textAlign: 'center', zIndex: '2147483646',
+  transform: 'rotate(-25deg)', color: 'rgba(120, 120, 120, 0.18)', whiteSpace: 'nowrap',
+  font: 'bold 44px DejaVu Sans, sans-serif',
+});
+mark('banner', {
+  top: '0', left: '0', right: '0', zIndex: '2147483647', padding: '4px 12px',
   background: '#b22222', color: '#ffffff', font: 'bold 14px DejaVu Sans, sans-serif',
-  padding: '4px 12px', pointerEvents: 'none', printColorAdjust: 'exact',
-  webkitPrintColorAdjust: 'exact',
+  printColorAdjust: 'exact', webkitPrintColorAdjust: 'exact',
 });
-const veil = document.createElement('div');
-veil.setAttribute('data-rempart-watermark', 'diagonal');
-veil.textContent = text;
-Object.assign(veil.style, {
-  position: 'fixed', top: '45%', left: '-10%', width: '120%', textAlign: 'center',
-  zIndex: '2147483646', transform: 'rotate(-25deg)', color: 'rgba(120, 120, 120, 0.18)',
-  font: 'bold 44px DejaVu Sans, sans-serif', pointerEvents: 'none', whiteSpace: 'nowrap',
-});
-document.body.appendChild(veil);
-document.body.appendChild(banner);
 document.body.style.paddingTop = '28px';
 """

@@ -77,6 +77,18 @@ def chart_data(
     return client.http.post("/api/v1/chart/data", json=body)
 
 
+def csv_export(client: SupersetClient, result_format: str = "csv") -> httpx.Response:
+    """Ten rows of fct_kpi_values as CSV (or xlsx), as this client's account: an export."""
+    return chart_data(
+        client,
+        dataset_ids(client)["fct_kpi_values"],
+        result_format=result_format,
+        columns=["department", "kpi_value"],
+        metrics=[],
+        row_limit=10,
+    )
+
+
 def dataset_ids(client: SupersetClient) -> dict[str, int]:
     """{table name: dataset id} of the datasets this client's account may list."""
     return {

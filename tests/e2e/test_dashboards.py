@@ -28,7 +28,14 @@ from flows.superset_sync import (
     normalised,
     unzip_export,
 )
-from tests.e2e.conftest import Deployment, chart_data, dataset_ids, log_in, open_dashboard
+from tests.e2e.conftest import (
+    Deployment,
+    chart_data,
+    csv_export,
+    dataset_ids,
+    log_in,
+    open_dashboard,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -59,18 +66,6 @@ def _screenshot(page: object, name: str, folders: list[Path]) -> None:
     for folder in folders[1:]:
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(first, folder / name)
-
-
-def _csv_export(client: SupersetClient) -> httpx.Response:
-    """The data of a chart on fct_kpi_values as CSV: an export."""
-    return chart_data(
-        client,
-        dataset_ids(client)["fct_kpi_values"],
-        result_format="csv",
-        columns=["department", "kpi_value"],
-        metrics=[],
-        row_limit=10,
-    )
 
 
 def _warehouse_database_id(client: SupersetClient) -> int:
@@ -257,7 +252,7 @@ def test_postgres_still_filters_when_superset_rls_is_gone(deployment: Deployment
 
 def test_viewers_may_not_export(deployment: Deployment) -> None:
     client = deployment.client("viewer_sales")
-    assert _csv_export(client).status_code == 403
+    assert csv_export(client).status_code == 403
     assert client.http.get("/api/v1/dashboard/export/", params={"q": "!(1)"}).status_code in (
         403,
         404,
@@ -446,7 +441,7 @@ def test_consultations_are_in_the_audit_trail(deployment: Deployment) -> None:
 
     # An export (CSV of a chart's data, which the analyst may do) is recorded as such.
     analyst = deployment.client("analyst")
-    response = _csv_export(analyst)
+    response = csv_export(analyst)
     analyst.close()
     assert response.status_code == 200, response.text
     exports = deployment.query(

@@ -11,9 +11,10 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from tests.e2e.conftest import Deployment, chart_data, dataset_ids, log_in, open_dashboard
+from tests.e2e.conftest import Deployment, csv_export, log_in, open_dashboard
 
 DOWNLOAD_TIMEOUT_MS = 180_000
 
@@ -98,28 +99,31 @@ def test_a_viewer_downloads_the_dashboard_as_pdf_and_png_and_both_carry_their_na
         assert sales.http.get(image).status_code == 200
         assert support.http.get(image).status_code == 404
         # Thumbnails (the list's card view), taken as whoever asks first, are not served.
-        thumbnail = f"/api/v1/dashboard/{kpi_overview}/thumbnail/x/"
-        assert support.http.get(thumbnail).status_code == 404
+        for shared in (
+            f"/api/v1/dashboard/{kpi_overview}/thumbnail/x/",
+            "/api/v1/chart/1/thumbnail/x/",
+            "/api/v1/chart/1/screenshot/x/",
+        ):
+            assert support.http.get(shared).status_code == 404, shared
     finally:
         sales.close()
         support.close()
 
 
-def test_an_analysts_csv_export_starts_with_the_statement_and_names_them(
+def test_an_analysts_csv_and_excel_exports_start_with_the_statement_and_name_them(
     deployment: Deployment,
 ) -> None:
     client = deployment.client("analyst")
     try:
-        response = chart_data(
-            client,
-            dataset_ids(client)["fct_kpi_values"],
-            result_format="csv",
-            columns=["department", "kpi_value"],
-            metrics=[],
-            row_limit=10,
-        )
+        response = csv_export(client)
+        workbook = csv_export(client, result_format="xlsx")
     finally:
         client.close()
+    assert workbook.status_code == 200, workbook.text[:300]
+    sheet = load_workbook(io.BytesIO(workbook.content)).worksheets[0]
+    assert str(sheet["A1"].value).startswith(_statement("analyst"))
+    assert sheet["A2"].value == "Department"  # the data follows, its header first
+    assert "analyst" in workbook.headers["content-disposition"]
     assert response.status_code == 200, response.text[:300]
     first, header, *_ = response.content.decode("utf-8").splitlines()
     assert first.strip('"').startswith(_statement("analyst")), first
