@@ -28,6 +28,7 @@ from typing import Any
 from flask import current_app
 
 from rempart_superset.audit_trail import append_event
+from rempart_superset.export_marking import file_name
 from rempart_superset.page_print import merge_pdfs, print_page
 from rempart_superset.watermark import check_pdf, stamp_csv, stamp_png, watermark_text
 
@@ -91,8 +92,27 @@ def attachments_of(content: Any) -> list[dict[str, str]]:
     return files
 
 
+def _named(notification: Any, state: Any) -> None:
+    """Its attachments named `<report>_<account>_<YYYYMMDD_HHMM>.<ext>`, as downloads are."""
+    get_content = getattr(notification, "_get_content", None)
+    if get_content is None:
+        return
+    username, when = _executor(state).username, datetime.now(UTC)
+
+    def named_content() -> Any:
+        content = get_content()
+        for files in (content.pdf, content.data):
+            for name in list(files or {}):
+                stem, extension = name.rsplit(".", 1)
+                files[file_name(stem, extension, username, when)] = files.pop(name)
+        return content
+
+    notification._get_content = named_content
+
+
 def _recorded(notification: Any, state: Any) -> Any:
     """The notification, whose send() also appends what was sent to the audit trail."""
+    _named(notification, state)
     send = notification.send
 
     def send_and_record() -> None:

@@ -105,6 +105,8 @@ def test_the_weekly_kpi_report_mails_each_department_a_watermarked_pdf_of_its_ow
         )[0]
         assert mail.recipients == [_recipient(department)]
         [(file_name, pdf)] = mail.attachments(".pdf")
+        account = report_account(department)
+        assert f"_{account}_{datetime.now(UTC):%Y%m%d}_" in file_name, file_name
         pages = [page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages]
         watermark = _watermark(report_account(department))
         for number, text in enumerate(pages, start=1):
