@@ -18,6 +18,7 @@ refused: fail closed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from typing import Any
@@ -70,6 +71,16 @@ def may_open_machine_session(username: str, config: Any) -> bool:
 
 
 class RempartMachineAuthProvider(MachineAuthProvider):
+    def authenticate_webdriver(self, driver: Any, user: Any) -> Any:
+        """Superset's, except that a browser whose session is refused is closed, not left
+        running (Superset's screenshot code only closes the browsers it got back)."""
+        try:
+            return super().authenticate_webdriver(driver, user)
+        except Exception:
+            with contextlib.suppress(Exception):
+                driver.quit()
+            raise
+
     @staticmethod
     def get_auth_cookies(user: Any) -> dict[str, str]:
         app = current_app._get_current_object()
