@@ -22,6 +22,7 @@ from flows.report_recipients import DATA_STEWARDS, RecipientError, recipients_by
 from flows.settings import PROJECT_DIR, Settings
 from flows.superset_server import (
     DATA_STEWARDS_REPORT_ACCOUNT,
+    WAREHOUSE_NAME,
     SupersetError,
     SupersetServer,
     report_account,
@@ -30,7 +31,6 @@ from flows.superset_server import (
 DECLARATIONS = PROJECT_DIR / "superset" / "alerts_reports.yaml"
 ASSETS_DIR = PROJECT_DIR / "superset" / "assets"
 SCHEDULES_SCRIPT = PROJECT_DIR / "superset" / "report_schedules.py"
-WAREHOUSE_NAME = "Rempart warehouse"  # as flows/superset_sync.py names it
 FORMATS = {"PDF", "PNG", "CSV"}
 OPERATORS = {"<", "<=", ">", ">=", "==", "!="}
 WORKING_TIMEOUT_SECONDS = 600

@@ -81,6 +81,7 @@ SYNC_PERMISSIONS: list[tuple[str, str]] = [
     ("can_read", "Row Level Security"),
     ("can_write", "Row Level Security"),
 ]
+WAREHOUSE_NAME = "Rempart warehouse"  # Superset's database entry of the warehouse
 VIEWER_ROLE_PREFIX = "Viewer "  # as in superset_config.py: `Viewer <department_slug>`
 # The accounts reports run as: one per department (its viewer role, so a department's report
 # shows that department's rows only) and the data stewards' (every department). They cannot

@@ -43,13 +43,13 @@ from flows.superset_server import (
     ANALYST_ROLE,
     SYNC_USERNAME,
     VIEWER_ROLE_PREFIX,
+    WAREHOUSE_NAME,
     SupersetError,
     SupersetServer,
     password_secret,
 )
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "superset" / "assets"
-WAREHOUSE_NAME = "Rempart warehouse"
 MARTS_SCHEMA = "marts"
 PENDING_SCHEMA = "marts_pending"
 EXPORT_VERSION = "1.0.0"

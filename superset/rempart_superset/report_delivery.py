@@ -35,20 +35,26 @@ from rempart_superset.watermark import check_pdf, stamp_csv, stamp_png, watermar
 logger = logging.getLogger(__name__)
 
 _WATERMARK_ATTRIBUTE = "_rempart_watermark"
+_EXECUTOR_ATTRIBUTE = "_rempart_executor"
 # The report run whose notifications are being sent, in this thread (Superset's own loop
 # over the recipients creates them).
 _sending: ContextVar[Any] = ContextVar("rempart_report_sending", default=None)
 
 
 def _executor(state: Any) -> Any:
-    from superset.tasks.utils import get_executor
+    """The account the run executes as, looked up once per run."""
+    user = getattr(state, _EXECUTOR_ATTRIBUTE, None)
+    if user is None:
+        from superset.tasks.utils import get_executor
 
-    from superset import security_manager
+        from superset import security_manager
 
-    _, username = get_executor(
-        executors=current_app.config["ALERT_REPORTS_EXECUTORS"], model=state._report_schedule
-    )
-    return security_manager.find_user(username)
+        _, username = get_executor(
+            executors=current_app.config["ALERT_REPORTS_EXECUTORS"], model=state._report_schedule
+        )
+        user = security_manager.find_user(username)
+        setattr(state, _EXECUTOR_ATTRIBUTE, user)
+    return user
 
 
 def _watermark(state: Any) -> str:

@@ -11,13 +11,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from pypdf import PdfReader
 
 from flows.alerts_reports import declared_schedules
 from flows.report_recipients import recipients_by_audience
 from flows.superset_server import report_account
-from flows.superset_sync import SupersetClient, SupersetLoginError
 from tests.e2e.conftest import Deployment
 from tests.e2e.mailbox import Mailbox, Received
 
@@ -82,11 +80,6 @@ def test_alerts_and_reports_equal_the_declarations_and_a_second_sync_changes_not
     # The owner (the account the report runs as) is the department's report account.
     weekly = [s for s in declared if s["name"].startswith("Weekly KPI overview")]
     assert {s["owner"] for s in weekly} == {report_account(d) for d in deployment.departments}
-
-
-def test_a_report_account_cannot_log_in(deployment: Deployment) -> None:
-    with pytest.raises(SupersetLoginError):
-        SupersetClient.log_in(deployment.url, report_account("sales"), "any password")
 
 
 def test_the_weekly_kpi_report_mails_each_department_a_watermarked_pdf_of_its_own_rows(
