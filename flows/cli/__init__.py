@@ -20,6 +20,7 @@ from flows.cli import (
     redis,
     retention,
     secrets,
+    sources,
     superset,
 )
 from flows.cli.common import CommandError
@@ -35,6 +36,7 @@ GROUPS = (
     redis,
     audit,
     backup,
+    sources,
     retention,
     maintenance,
     metrics,

@@ -2,18 +2,21 @@
     Every candidate KPI value from every source, in one shape, before last-write-wins.
     kpi_value_id is the business key: source kind, day, KPI, department, category, subcategory.
 #}
+{#- (name, model, its source kind: a literal, or the model's own column for the generic
+    sources, which are many) #}
 {%- set candidates = [
-    ('sales_fr', 'int_sales_values_parsed', 'rejection_reason is null'),
-    ('hr_headcount', 'int_headcount_kpis_aggregated', 'true'),
-    ('support_tickets', 'int_ticket_kpis_aggregated', 'true'),
+    ('sales_fr', 'int_sales_values_parsed', "'sales_fr'", 'rejection_reason is null'),
+    ('hr_headcount', 'int_headcount_kpis_aggregated', "'hr_headcount'", 'true'),
+    ('support_tickets', 'int_ticket_kpis_aggregated', "'support_tickets'", 'true'),
+    ('generic', 'int_generic_values_parsed', 'source_kind', 'rejection_reason is null'),
 ] %}
 
 with
 
-{% for source_kind, model, condition in candidates %}
-    {{ source_kind }}_values as (
+{% for name, model, source_kind, condition in candidates %}
+    {{ name }}_values as (
         select
-            '{{ source_kind }}' as source_kind,
+            {{ source_kind }} as source_kind,
             measured_on,
             kpi_code,
             kpi_value,
@@ -31,8 +34,8 @@ with
 {% endfor %}
 
 values_unioned as (
-    {%- for source_kind, _, _ in candidates %}
-        select * from {{ source_kind }}_values
+    {%- for name, _, _, _ in candidates %}
+        select * from {{ name }}_values
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),

@@ -8,8 +8,8 @@ files as (
     select * from {{ ref('int_files_classified') }}
 ),
 
-header_aliases as (
-    select * from {{ ref('header_aliases') }}
+known_headers as (
+    select * from {{ ref('int_source_kind_headers_listed') }}
 ),
 
 headers_unnested as (
@@ -32,12 +32,13 @@ final as (
         headers_unnested.source_kind,
         headers_unnested.header,
         headers_unnested.column_position,
-        header_aliases.column_name
+        known_headers.column_name,
+        known_headers.kpi_code
     from headers_unnested
-    left join header_aliases
+    left join known_headers
         on
-            headers_unnested.source_kind = header_aliases.source_kind
-            and {{ normalise_key('headers_unnested.header') }} = lower(header_aliases.header)
+            headers_unnested.source_kind = known_headers.source_kind
+            and {{ normalise_key('headers_unnested.header') }} = known_headers.header_key
 )
 
 select * from final

@@ -15,8 +15,12 @@ final as (
         files.file_type,
         files.file_status,
         files.source_kind,
-        coalesce(source_kinds.description, 'No source kind matches this file name')
-            as source_description,
+        coalesce(
+            source_kinds.description, 'No source kind claims this file (see dq_unclassified_files)'
+        ) as source_description,
+        files.classified_by,
+        files.candidate_source_kinds,
+        files.headers,
         files.sha256,
         files.landed_row_count,
         files.received_at,

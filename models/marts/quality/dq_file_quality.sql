@@ -17,9 +17,12 @@ with
 files as (
     select * from {{ ref('int_files_classified') }}
     {% if is_incremental() %}
-        where _landed_at > (
-            select coalesce(max(registered_at), '-infinity'::timestamptz) from {{ this }}
-        )
+        {# and the files that were unclassified: a source declared since reads them #}
+        where
+            _landed_at > (
+                select coalesce(max(registered_at), '-infinity'::timestamptz) from {{ this }}
+            )
+            or file_id in (select file_id from {{ this }} where source_kind = 'unclassified')
     {% endif %}
 ),
 
