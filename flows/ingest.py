@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from flows import uploads
 from flows.database import DatabaseError, role_connection
 from flows.provision import prepare_database
 from flows.secrets import SecretStore
@@ -80,13 +82,16 @@ def ingest(
                         markup=False,
                     )
                 task = progress.add_task(path.name, total=size or 1)
+                uploader = uploads.uploader_of(path, settings.inbox_dir)
                 result = _land_one(
                     conn,
                     path,
-                    config,
+                    replace(config, actor=uploader) if uploader else config,
                     lambda done, task=task, size=size: progress.update(task, completed=done * size),
                 )
                 progress.update(task, completed=size or 1)
+                if uploader and result.status != "skipped":
+                    uploads.forget(path, settings.inbox_dir)
                 results.append(result)
                 if not interactive:
                     console.print(

@@ -170,6 +170,12 @@ class Settings(BaseSettings):
     smtp_mail_from: str = Field(
         default="rempart@localhost", description="The sender of reports and alerts."
     )
+    upload_port: int = Field(
+        default=8590, gt=0, lt=65536, description="The upload page's port, on 127.0.0.1."
+    )
+    upload_max_file_size_mb: int = Field(
+        default=100, gt=0, description="Largest file the upload page accepts."
+    )
     superset_internal_url: str = Field(
         default="",
         description="Where Superset's own workers reach it (the reports' browser); unset: "

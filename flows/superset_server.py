@@ -83,6 +83,9 @@ SYNC_PERMISSIONS: list[tuple[str, str]] = [
 ]
 WAREHOUSE_NAME = "Rempart warehouse"  # Superset's database entry of the warehouse
 VIEWER_ROLE_PREFIX = "Viewer "  # as in superset_config.py: `Viewer <department_slug>`
+# A marker role, no permission in Superset: the upload page (flows/upload_service.py) lets its
+# members send files of their department's sources.
+UPLOADER_ROLE_PREFIX = "Uploader "
 # The accounts reports run as: one per department (its viewer role, so a department's report
 # shows that department's rows only) and the data stewards' (every department). They cannot
 # log in; the reports' browser gets its session from Superset (machine_sessions.py).
@@ -134,7 +137,12 @@ def superset_accounts(settings: Settings) -> list[dict[str, object]]:
         (ADMIN_USERNAME, "Rempart", "Administrator", ["Admin"]),
         (ANALYST_USERNAME, "Rempart", "Analyst", [ANALYST_ROLE]),
     ] + [
-        (viewer_username(slug), "Viewer", slug, [VIEWER_ROLE_PREFIX + slug])
+        (
+            viewer_username(slug),
+            "Viewer",
+            slug,
+            [VIEWER_ROLE_PREFIX + slug, UPLOADER_ROLE_PREFIX + slug],
+        )
         for slug in department_slugs(settings.project_dir)
     ]
     if settings.auth != "db":

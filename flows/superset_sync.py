@@ -42,6 +42,7 @@ from flows.settings import Settings
 from flows.superset_server import (
     ANALYST_ROLE,
     SYNC_USERNAME,
+    UPLOADER_ROLE_PREFIX,
     VIEWER_ROLE_PREFIX,
     WAREHOUSE_NAME,
     SupersetError,
@@ -620,6 +621,9 @@ def _sync_roles(
     viewer = ids({*(name for name in gamma if _viewer_permission(*name)), marts})
     for department in departments:
         wanted[viewer_role(department)] = viewer
+        # A marker for the upload page, granting nothing in Superset; here so that an
+        # administrator finds it to give (flows/upload_service.py).
+        wanted[UPLOADER_ROLE_PREFIX + department] = set()
     for role, permission_ids in wanted.items():
         role_id = roles.get(role)
         if role_id is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -64,6 +65,55 @@ def db(rempart_settings: Settings) -> Iterator[psycopg.Connection]:
     """An autocommit connection to the session's database, as its administrator."""
     with connection_info(rempart_settings).connect(autocommit=True) as conn:
         yield conn
+
+
+PROJECT_PARTS = (
+    "flows",
+    "loaders",
+    "models",
+    "macros",
+    "seeds",
+    "dbt_project",
+    "superset",
+    "dbt_project.yml",
+    "pyproject.toml",
+)
+
+
+def copy_project(target: Path) -> Path:
+    """A copy of the project's code, models and seeds, for a test that edits seeds as a person
+    would without touching the repository; `run_project` runs its own command line."""
+    target.mkdir(parents=True)
+    for part in PROJECT_PARTS:
+        source = PROJECT_DIR / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copyfile(source, target / part)
+    # Superset's own environment is shared, not copied (the sync runs its scripts in it).
+    (target / ".venv-superset").symlink_to(PROJECT_DIR / ".venv-superset")
+    return target
+
+
+def add_seed_lines(project: Path, seed: str, lines: list[str]) -> None:
+    path = project / "seeds" / seed
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def run_project(
+    project: Path, *args: str, env: dict[str, str], timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """`rempart ARGS` from a copy of the project (`python -m flows.cli` imports the copy)."""
+    return subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "flows.cli", *args],
+        cwd=project,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def run_rempart(

@@ -22,6 +22,7 @@ from flows.cli import (
     secrets,
     sources,
     superset,
+    upload,
 )
 from flows.cli.common import CommandError
 from flows.database import DatabaseError
@@ -37,6 +38,7 @@ GROUPS = (
     audit,
     backup,
     sources,
+    upload,
     retention,
     maintenance,
     metrics,

@@ -9,7 +9,6 @@ would (in seeds/*.csv) without touching the repository.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,20 +21,9 @@ import pytest
 
 from flows.database import connection_info, temporary_server
 from flows.settings import PROJECT_DIR, Settings, load_settings
-from tests.conftest import VENV_BIN, isolated_environment
+from tests.conftest import add_seed_lines, copy_project, isolated_environment, run_project
 
 OTHER_TOOLS = PROJECT_DIR / "tests" / "fixtures" / "other_tools"
-PROJECT_PARTS = (
-    "flows",
-    "loaders",
-    "models",
-    "macros",
-    "seeds",
-    "dbt_project",
-    "superset",
-    "dbt_project.yml",
-    "pyproject.toml",
-)
 
 SEED_LINES = {
     "source_kinds.csv": [
@@ -78,16 +66,7 @@ class Installation:
         return Path(self.env["REMPART_INBOX_DIR"])
 
     def rempart(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """The copy's own command line (`python -m flows.cli` imports the copy's code)."""
-        return subprocess.run(
-            [str(VENV_BIN / "python"), "-m", "flows.cli", *args],
-            cwd=self.project,
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
+        return run_project(self.project, *args, env=self.env)
 
     def run(self) -> None:
         done = self.rempart("run")
@@ -96,11 +75,6 @@ class Installation:
     def query(self, statement: str, *params: object) -> list[tuple]:
         with connection_info(self.settings).connect() as conn:
             return conn.execute(statement, params or None).fetchall()
-
-    def add_seed_lines(self, seed: str, lines: list[str]) -> None:
-        path = self.project / "seeds" / seed
-        text = path.read_text(encoding="utf-8")
-        path.write_text(text + "".join(f"{line}\n" for line in lines), encoding="utf-8")
 
 
 def _write_files(inbox: Path) -> None:
@@ -146,14 +120,7 @@ def _write_files(inbox: Path) -> None:
 @pytest.fixture(scope="module")
 def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
     work = tmp_path_factory.mktemp("generic-sources")
-    project = work / "project"
-    project.mkdir()
-    for part in PROJECT_PARTS:
-        source = PROJECT_DIR / part
-        if source.is_dir():
-            shutil.copytree(source, project / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copyfile(source, project / part)
+    project = copy_project(work / "project")
     with temporary_server(load_settings()) as scratch:
         env = {
             **isolated_environment(scratch.state_dir, work),
@@ -161,7 +128,7 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
         }
         done = Installation(project, scratch, env)
         for seed, lines in SEED_LINES.items():
-            done.add_seed_lines(seed, lines)
+            add_seed_lines(project, seed, lines)
         _write_files(done.inbox)
         done.run()
         yield done
@@ -251,7 +218,7 @@ def test_an_unclassified_file_lands_once_its_suggested_seed_lines_are_added(
 
     printed = installation.rempart("sources", "suggest", name, "--department", "sales")
     assert printed.returncode == 0, printed.stderr
-    assert "magasin_lyon,^magasin_lyon.*\\.csv$,dmy,\",\",35,365,keep,wide,sales," in printed.stdout
+    assert 'magasin_lyon,^magasin_lyon.*\\.csv$,dmy,",",35,365,keep,wide,sales,' in printed.stdout
     assert "nombre_de_visiteurs,Nombre de visiteurs,magasin_lyon," in printed.stdout
     assert "columns no model reads" in printed.stdout and "Magasin" in printed.stdout
     seeds_before = (installation.project / "seeds" / "kpi_definitions.csv").read_text()
