@@ -189,6 +189,39 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+@dataclass
+class SheetShape:
+    """A sheet's columns: those the generic headers name, and the others."""
+
+    sheet: LandedSheet
+    columns: dict[str, int]  # generic column name -> position (from 1)
+    others: list[tuple[int, str]]  # (position, header) of the rest
+
+    @classmethod
+    def of(cls, sheet: LandedSheet, generic: dict[str, str]) -> SheetShape:
+        columns: dict[str, int] = {}
+        others: list[tuple[int, str]] = []
+        for position, header in enumerate(sheet.headers, start=1):
+            column = generic.get(normalise_key(header))
+            if column and column not in columns:
+                columns[column] = position
+            else:
+                others.append((position, header))
+        return cls(sheet, columns, others)
+
+    def values(self, position: int) -> list[str]:
+        return [row[position - 1] or "" for row in self.sheet.rows if len(row) >= position]
+
+    def numeric_columns(self) -> list[tuple[int, str]]:
+        """The other columns whose cells are (nearly all) numbers: a wide file's KPIs."""
+        found = []
+        for position, header in self.others:
+            texts = [t.strip() for t in self.values(position) if t.strip()]
+            if texts and sum(bool(NUMBER.match(t)) for t in texts) >= 0.9 * len(texts):
+                found.append((position, header))
+        return found
+
+
 def suggest(settings: Settings, name_or_path: str, department: str | None = None) -> Suggestion:
     file_id, file_name, sheets = landed_file(settings, name_or_path)
     generic = {
@@ -196,9 +229,87 @@ def suggest(settings: Settings, name_or_path: str, department: str | None = None
         for r in read_seed(settings, "generic_header_aliases")
     }
     kinds = read_seed(settings, "source_kinds")
-    kpis = read_seed(settings, "kpi_definitions")
+    _check_new_source(settings, file_name, kinds, department)
+    shape = SheetShape.of(max(sheets, key=lambda s: s.row_count), generic)
+    if "measured_on" not in shape.columns:
+        raise SuggestionError(
+            f"{file_name}: no header names the date of the values (one of "
+            f"{', '.join(sorted(h for h, c in generic.items() if c == 'measured_on'))}); "
+            "a source of another shape needs a model of its own (README: a new file layout)"
+        )
+    if {"kpi_code", "value"} <= shape.columns.keys():
+        layout, kpi_columns = "long", []
+        value_texts = shape.values(shape.columns["value"])
+    else:
+        layout, kpi_columns = "wide", shape.numeric_columns()
+        if not kpi_columns:
+            raise SuggestionError(
+                f"{file_name}: neither a KPI and a value column (long) nor numeric columns "
+                "beside the date (wide); a source of another shape needs a model of its own"
+            )
+        value_texts = [t for position, _ in kpi_columns for t in shape.values(position)]
+    kind_name, pattern = name_pattern(file_name)
+    kind_name = _unique(kind_name, {k["source_kind"] for k in kinds})
+    order, order_note = date_order(shape.values(shape.columns["measured_on"]))
+    suggestion = Suggestion(kind_name, layout)
+    suggestion.notes.extend([order_note] if order_note else [])
+    suggestion.notes.extend(_department_notes(settings, file_id, shape, department))
+    suggestion.lines["source_kinds"] = [
+        [
+            kind_name,
+            pattern,
+            order,
+            decimal_separator(value_texts),
+            "35",
+            "365",
+            "keep",
+            layout,
+            department or "",
+            f"Declared from {file_name} by rempart sources suggest: review before committing",
+        ]
+    ]
+    if layout == "long":
+        names, units = _kpis_named_in_cells(settings, file_id, file_name, shape)
+    else:
+        names, units = {normalise_key(h): h.strip() for _, h in kpi_columns}, {}
+    taken = {k["kpi_code"] for k in read_seed(settings, "kpi_definitions")}
+    definitions, columns = [], []
+    for key, name in names.items():
+        code = slug(name) or "kpi"
+        if code in taken:  # another source's KPI: a new one, never a silent reuse
+            code = _unique(f"{kind_name}_{code}", taken)
+        taken.add(code)
+        unit = units[key].most_common(1)[0][0] if key in units else ""
+        definitions.append(
+            [
+                code,
+                name,
+                kind_name,
+                unit,
+                "higher_is_better",
+                "avg" if AVERAGED.search(f"{name} {unit}") else "sum",
+                "",
+                "drop",
+                f"{name}, from {file_name}: review unit, direction, aggregation and target",
+            ]
+        )
+        if layout == "wide":
+            columns.append([kind_name, key, code])
+    suggestion.lines["kpi_definitions"] = definitions
+    suggestion.lines["kpi_columns"] = columns
+    ignored = [header for position, header in shape.others if (position, header) not in kpi_columns]
+    if ignored:
+        suggestion.notes.append(
+            "columns no model reads (add a header_aliases line if one holds a date, KPI, "
+            f"value, department, category, subcategory or unit): {', '.join(ignored)}"
+        )
+    return suggestion
+
+
+def _check_new_source(
+    settings: Settings, file_name: str, kinds: list[dict[str, str]], department: str | None
+) -> None:
     departments = {r["department_slug"] for r in read_seed(settings, "departments")}
-    department_aliases = {r["alias"] for r in read_seed(settings, "department_aliases")}
     if department is not None and department not in departments:
         raise SuggestionError(
             f"no department {department!r} in seeds/departments.csv "
@@ -210,136 +321,47 @@ def suggest(settings: Settings, name_or_path: str, department: str | None = None
                 f"{file_name} already matches source kind {kind['source_kind']} "
                 f"({kind['file_name_pattern']}); `rempart run` reads it"
             )
-    sheet = max(sheets, key=lambda s: s.row_count)
-    columns: dict[str, int] = {}
-    others: list[tuple[int, str]] = []
-    for position, header in enumerate(sheet.headers, start=1):
-        column = generic.get(normalise_key(header))
-        if column and column not in columns:
-            columns[column] = position
-        else:
-            others.append((position, header))
 
-    def values(position: int) -> list[str]:
-        return [row[position - 1] or "" for row in sheet.rows if len(row) >= position]
 
-    if "measured_on" not in columns:
+def _department_notes(
+    settings: Settings, file_id: int, shape: SheetShape, department: str | None
+) -> list[str]:
+    """What a person must add for the values to have a department: never guessed."""
+    if "department" not in shape.columns:
+        if department:
+            return []
+        return [
+            "the file has no department column: give the source's department "
+            "(--department) or every value is rejected as unknown_department"
+        ]
+    known = {r["alias"] for r in read_seed(settings, "department_aliases")}
+    texts = distinct_cells(settings, file_id, shape.sheet.name, shape.columns["department"])
+    return [
+        f"department {text!r} is not in seeds/department_aliases.csv: add "
+        f"'{normalise_key(text)},<department_slug>' or its values are rejected"
+        for text in texts
+        if normalise_key(text) not in known
+    ][:20]
+
+
+def _kpis_named_in_cells(
+    settings: Settings, file_id: int, file_name: str, shape: SheetShape
+) -> tuple[dict[str, str], dict[str, Counter[str]]]:
+    """A long file's KPIs (key -> name as written) and the units its rows give each."""
+    position = shape.columns["kpi_code"]
+    found = distinct_cells(settings, file_id, shape.sheet.name, position)
+    if len(found) > MAX_KPIS:
         raise SuggestionError(
-            f"{file_name}: no header names the date of the values (one of "
-            f"{', '.join(sorted(h for h, c in generic.items() if c == 'measured_on'))}); "
-            "a source of another shape needs a model of its own (README: a new file layout)"
+            f"{file_name}: more than {MAX_KPIS} different KPIs in column "
+            f"{shape.sheet.headers[position - 1]!r}: is it really the KPI column?"
         )
-    if {"kpi_code", "value"} <= columns.keys():
-        layout = "long"
-        value_texts = values(columns["value"])
-    else:
-        numeric = [
-            (position, header)
-            for position, header in others
-            if (texts := [t for t in values(position) if t.strip()])
-            and sum(bool(NUMBER.match(t.strip())) for t in texts) >= 0.9 * len(texts)
-        ]
-        if not numeric:
-            raise SuggestionError(
-                f"{file_name}: neither a KPI and a value column (long) nor numeric columns "
-                "beside the date (wide); a source of another shape needs a model of its own"
-            )
-        layout = "wide"
-        value_texts = [t for position, _ in numeric for t in values(position)]
-    kind_name, pattern = name_pattern(file_name)
-    kind_name = _unique(kind_name, {k["source_kind"] for k in kinds})
-    order, order_note = date_order(values(columns["measured_on"]))
-    separator = decimal_separator(value_texts)
-    suggestion = Suggestion(kind_name, layout)
-    if order_note:
-        suggestion.notes.append(order_note)
-    owner = department or ""
-    if "department" not in columns:
-        if not department:
-            suggestion.notes.append(
-                "the file has no department column: give the source's department "
-                "(--department) or every value is rejected as unknown_department"
-            )
-    else:
-        unknown = [
-            text
-            for text in distinct_cells(settings, file_id, sheet.name, columns["department"])
-            if normalise_key(text) not in department_aliases
-        ]
-        for text in unknown[:20]:
-            suggestion.notes.append(
-                f"department {text!r} is not in seeds/department_aliases.csv: add "
-                f"'{normalise_key(text)},<department_slug>' or its values are rejected"
-            )
-    suggestion.lines["source_kinds"] = [
-        [
-            kind_name,
-            pattern,
-            order,
-            separator,
-            "35",
-            "365",
-            "keep",
-            layout,
-            owner,
-            f"Declared from {file_name} by rempart sources suggest: review before committing",
-        ]
-    ]
-    taken_codes = {k["kpi_code"] for k in kpis}
     units: dict[str, Counter[str]] = {}
-    if layout == "long":
-        found = distinct_cells(settings, file_id, sheet.name, columns["kpi_code"])
-        if len(found) > MAX_KPIS:
-            raise SuggestionError(
-                f"{file_name}: more than {MAX_KPIS} different KPIs in column "
-                f"{sheet.headers[columns['kpi_code'] - 1]!r}: is it really the KPI column?"
-            )
-        if "unit" in columns:
-            for row in sheet.rows:
-                key = normalise_key(row[columns["kpi_code"] - 1])
-                unit = (row[columns["unit"] - 1] or "").strip()
-                if unit:
-                    units.setdefault(key, Counter())[unit] += 1
-        names = {normalise_key(text): re.sub(r"\s+", " ", text.strip()) for text in found}
-    else:
-        names = {normalise_key(header): header.strip() for _, header in numeric}
-    definitions, kpi_columns = [], []
-    for key, name in names.items():
-        code = slug(name) or "kpi"
-        if code in taken_codes:
-            code = _unique(f"{kind_name}_{code}", taken_codes)
-        taken_codes.add(code)
-        unit_counts = units.get(key)
-        unit = unit_counts.most_common(1)[0][0] if unit_counts else ""
-        aggregation = "avg" if AVERAGED.search(f"{name} {unit}") else "sum"
-        definitions.append(
-            [
-                code,
-                name,
-                kind_name,
-                unit,
-                "higher_is_better",
-                aggregation,
-                "",
-                "drop",
-                f"{name}, from {file_name}: review unit, direction, aggregation and target",
-            ]
-        )
-        if layout == "wide":
-            kpi_columns.append([kind_name, key, code])
-    suggestion.lines["kpi_definitions"] = definitions
-    suggestion.lines["kpi_columns"] = kpi_columns
-    ignored = [
-        header
-        for position, header in others
-        if layout == "long" or (position, header) not in numeric
-    ]
-    if ignored:
-        suggestion.notes.append(
-            "columns no model reads (add a header_aliases line if one holds a date, KPI, "
-            f"value, department, category, subcategory or unit): {', '.join(ignored)}"
-        )
-    return suggestion
+    if "unit" in shape.columns:
+        for row in shape.sheet.rows:
+            unit = (row[shape.columns["unit"] - 1] or "").strip()
+            if unit:
+                units.setdefault(normalise_key(row[position - 1]), Counter())[unit] += 1
+    return {normalise_key(text): re.sub(r"\s+", " ", text.strip()) for text in found}, units
 
 
 def write(settings: Settings, suggestion: Suggestion) -> list[Path]:

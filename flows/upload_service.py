@@ -269,7 +269,8 @@ class UploadService:
     # the run that lands it -----------------------------------------------------------------
 
     def start_run(self) -> None:
-        """One run at a time; an upload during a run asks for one more after it."""
+        """One run at a time; an upload during a run asks for one more, started when it ends
+        (a run takes every file waiting in the inbox)."""
         with self._lock:
             if self._run is not None and self._run.poll() is None:
                 self._run_wanted = True
@@ -281,13 +282,16 @@ class UploadService:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
+            threading.Thread(target=self._after_run, args=(self._run,), daemon=True).start()
+
+    def _after_run(self, run: subprocess.Popen[bytes]) -> None:
+        run.wait()
+        with self._lock:
+            wanted = self._run_wanted
+        if wanted:
+            self.start_run()
 
     def status(self, name: str, sha256: str) -> dict[str, object]:
-        with self._lock:
-            if self._run_wanted and self._run is not None and self._run.poll() is not None:
-                self._run = None
-        if self._run is None and self._run_wanted:
-            self.start_run()
         with connection_info(self.settings).connect() as conn:
             row = conn.execute(
                 "select file_id, status, error, uploaded_by from raw.files "
