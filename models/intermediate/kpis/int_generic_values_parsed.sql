@@ -200,10 +200,6 @@ final as (
         subcategory,
         unit,
         value_position,
-        case
-            when parsed_value is not null then parsed_value
-            when {{ normalise_text('value_text') }} is null and missing_value_policy = 'zero' then 0
-        end as kpi_value,
         md5(concat_ws(
             '|', source_kind, measured_on, kpi_code, department, category, subcategory
         )) as kpi_value_id,
@@ -213,27 +209,9 @@ final as (
             case when layout = 'long' then kpi_code end,
             department, category, subcategory
         )) as row_key,
-        case
-            when measured_on is null then 'invalid_date'
-            when kpi_code is null then 'unknown_kpi'
-            when department is null then 'unknown_department'
-            when parsed_value is not null then null
-            when {{ normalise_text('value_text') }} is not null then 'unparseable_number'
-            when missing_value_policy = 'zero' then null
-            else 'missing_value'
-        end as rejection_reason,
-        case
-            when measured_on is null then 'measured_on'
-            when kpi_code is null then 'kpi_code'
-            when department is null then 'department'
-            else value_header
-        end as checked_column,
-        case
-            when measured_on is null then measured_on_text
-            when kpi_code is null then coalesce(kpi_key, kpi_code_text)
-            when department is null then department_key
-            else value_text
-        end as checked_value
+        {{ kpi_value_verdict(
+            known_kpi='kpi_code', kpi_text='kpi_key', value_column='value_header'
+        ) }}
     from cells_mapped
 )
 

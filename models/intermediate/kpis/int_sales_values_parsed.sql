@@ -101,34 +101,10 @@ final as (
         category,
         subcategory,
         unit,
-        case
-            when parsed_value is not null then parsed_value
-            when {{ normalise_text('value_text') }} is null and missing_value_policy = 'zero' then 0
-        end as kpi_value,
         md5(concat_ws(
             '|', 'sales_fr', measured_on, kpi_code, department, category, subcategory
         )) as kpi_value_id,
-        case
-            when measured_on is null then 'invalid_date'
-            when known_kpi_code is null then 'unknown_kpi'
-            when department is null then 'unknown_department'
-            when parsed_value is not null then null
-            when {{ normalise_text('value_text') }} is not null then 'unparseable_number'
-            when missing_value_policy = 'zero' then null
-            else 'missing_value'
-        end as rejection_reason,
-        case
-            when measured_on is null then 'measured_on'
-            when known_kpi_code is null then 'kpi_code'
-            when department is null then 'department'
-            else 'value'
-        end as checked_column,
-        case
-            when measured_on is null then measured_on_text
-            when known_kpi_code is null then kpi_code
-            when department is null then department_key
-            else value_text
-        end as checked_value
+        {{ kpi_value_verdict() }}
     from rows_mapped
 )
 
