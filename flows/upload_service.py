@@ -43,12 +43,12 @@ from flows.settings import Settings
 from flows.superset_server import UPLOADER_ROLE_PREFIX
 from loaders.audit import append_event
 from loaders.errors import RejectedFile
-from loaders.formats import EXTENSIONS, detect_type
+from loaders.formats import EXTENSIONS, FileType, detect_type, first_bytes_contradict
 from loaders.schema import LOADER_ROLE
 
 CSRF_HEADER = "X-Rempart-CSRF"
 SESSION_COOKIE = "session"
-CHUNK = 1 << 16
+HEAD_BYTES = 8  # enough to tell a workbook, a legacy workbook and other binaries apart
 
 
 @dataclass(frozen=True)
@@ -202,11 +202,17 @@ class UploadService:
         digest = hashlib.sha256()
         size = 0
         try:
+            file_type = EXTENSIONS[Path(name).suffix.lower()]
+            head = b""
             with temporary.open("wb") as handle:
                 async for chunk in request.stream():
                     size += len(chunk)
                     if size > self.max_bytes:
                         raise Refused(413, self._too_large(name))
+                    if len(head) < HEAD_BYTES:
+                        head += chunk[: HEAD_BYTES - len(head)]
+                        if len(head) == HEAD_BYTES:
+                            self._check_head(name, file_type, head)
                     digest.update(chunk)
                     handle.write(chunk)
             if size == 0:
@@ -234,6 +240,12 @@ class UploadService:
             f"{name} is larger than the {self.settings.upload_max_file_size_mb} MB the upload "
             "page accepts"
         )
+
+    @staticmethod
+    def _check_head(name: str, file_type: FileType, head: bytes) -> None:
+        found = first_bytes_contradict(file_type, head)
+        if found:
+            raise Refused(415, f"{name}: the extension says {file_type} but the file is {found}")
 
     def _check_type(self, path: Path, name: str, size: int) -> None:
         try:

@@ -66,6 +66,18 @@ MAX_COMPRESSION_RATIO = 200
 MAX_UNCOMPRESSED_BYTES = 4 << 30
 
 
+def first_bytes_contradict(file_type: FileType, head: bytes) -> str | None:
+    """What the first bytes of a file are, when they cannot begin a file of this type (a
+    quick check while a file still arrives; detect_type checks the whole file)."""
+    if file_type in ZIPPED_WORKBOOKS:
+        fits = head.startswith(ZIP_MAGIC)
+    elif file_type is FileType.XLS:
+        fits = head.startswith(OLE2_MAGIC)
+    else:
+        fits = not any(head.startswith(magic) for magic in BINARY_MAGICS)
+    return None if fits else _describe(head)
+
+
 def _describe(head: bytes) -> str:
     for magic, description in BINARY_MAGICS.items():
         if head.startswith(magic):
