@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.settings import PROJECT_DIR
 from tests.conftest import add_seed_lines, copy_project, run_project
 from tests.e2e.conftest import Deployment, chart_data, dataset_ids
 
@@ -55,12 +56,16 @@ def declared(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -
     (inbox / "depot_daily_2026-11.csv").write_text(
         "Jour,Parcels out\n02/11/2026,1250\n03/11/2026,1310\n", encoding="utf-8"
     )
+    # Superset's datasets exist already and the publication clears its caches: no sync (nor
+    # the alerts it evaluates, which would mail the report tests' mailbox).
+    env = {**deployment.env, "REMPART_SUPERSET_SYNC": "false"}
     try:
-        done = run_project(project, "run", env=deployment.env)
+        done = run_project(project, "run", env=env)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         yield
     finally:
-        deployment.rempart("run", "--full-refresh")
+        restored = run_project(PROJECT_DIR, "run", "--full-refresh", env=env)
+        assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
 
 
 def _values(deployment: Deployment, username: str) -> set[tuple[str, str, str, Decimal]]:
