@@ -31,6 +31,7 @@ EXPECTED_SERVICES = {
     "prefect-deploy",
     "prefect-worker",
     "watch",
+    "upload",
     "metrics",
     "proxy",
 }
