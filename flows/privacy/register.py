@@ -105,6 +105,11 @@ def render(settings: Settings, manifest: dict) -> str:
         "files nor change them. Each landed file is also kept encrypted (AES-256-GCM) in the",
         "archive, and rejected files in the quarantine.",
         "",
+        "Who sent each file is recorded with it, for accountability: the account that dropped",
+        "it in the inbox, or the Superset username of the person who sent it through the upload",
+        "page (`raw.files.uploaded_by`, the audit trail, and the marts' `uploaded_by` and",
+        "`source_uploaded_by` columns), as long as the file's record is kept.",
+        "",
         "| source | personal data | column (headers in files) | identifies a person | kept for |",
         "|---|---|---|---|---|",
     ]
