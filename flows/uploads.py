@@ -9,11 +9,11 @@ the job; a record whose hash is not the file's (the file was replaced since) is 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from loaders.checksum import digest_file
 
 PENDING_DIR = ".uploads"
 
@@ -40,14 +40,6 @@ def write_record(inbox: Path, name: str, record: UploadRecord) -> None:
     temporary.replace(path)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def uploader_of(path: Path, inbox: Path) -> str | None:
     """Who uploaded this inbox file, if the upload page put it there and it is unchanged."""
     record = record_path(inbox, path.name)
@@ -59,8 +51,9 @@ def uploader_of(path: Path, inbox: Path) -> str | None:
         expected = str(data["sha256"])
     except (OSError, ValueError, KeyError):
         return None
-    if not re.fullmatch(r"[0-9a-f]{64}", expected) or sha256_of(path) != expected:
-        return None
+    with path.open("rb") as handle:
+        if digest_file(handle).sha256 != expected:
+            return None
     return uploader
 
 

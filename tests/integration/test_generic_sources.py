@@ -29,8 +29,9 @@ SEED_LINES = {
     "source_kinds.csv": [
         # long, French headers, semicolons, day-first dates, decimal commas
         r'boutique_kpis,^boutique_kpis_.*\.csv$,dmy,",",35,365,keep,long,sales,Shop KPIs',
-        # long, English headers, a workbook LibreOffice wrote (tests/fixtures/other_tools)
-        r"office_kpis,^libreoffice\.xlsx$,ymd,.,35,365,keep,long,,Office KPIs",
+        # long, English headers, the same workbook as LibreOffice and Gnumeric wrote it
+        # (tests/fixtures/other_tools): an .xlsx and an .ods in one batch
+        r"office_kpis,^(libreoffice\.xlsx|gnumeric\.ods)$,ymd,.,35,365,keep,long,,Office KPIs",
         # wide, JSON records, the department in a `service` key
         r"call_centre,^call_centre_.*\.json$,ymd,.,35,365,keep,wide,support,Calls per day",
         # wide, French headers, no department column: the source's department
@@ -87,7 +88,8 @@ def _write_files(inbox: Path) -> None:
         "14/10/2026;visites;n/a;Ventes\n",
         encoding="utf-8",
     )
-    shutil.copyfile(OTHER_TOOLS / "libreoffice.xlsx", inbox / "libreoffice.xlsx")
+    for name in ("libreoffice.xlsx", "gnumeric.ods"):
+        shutil.copyfile(OTHER_TOOLS / name, inbox / name)
     (inbox / "call_centre_2026-10.json").write_text(
         json.dumps(
             [
@@ -159,6 +161,11 @@ def test_long_and_wide_files_reach_the_marts_with_seed_lines_only(
         ("office_kpis", "2026-09-02", "revenue", "sales", Decimal("99.99")),
         ("office_kpis", "2026-09-03", "units", "support", Decimal("7")),
     ]
+    # Both tools' files gave every office value, alike: the later one won, the same number.
+    assert installation.query(
+        "select count(*), bool_and(version_number = 2 and previous_value = kpi_value) "
+        "from marts.fct_kpi_values where source_kind = 'office_kpis'"
+    ) == [(3, True)]
     summary = installation.query(
         "select kpi_code, department, value_sum from marts.kpi_daily_summary "
         "where measured_on = '2026-10-01' and kpi_code in ('visites', 'appels', 'colis_expedies') "
@@ -177,12 +184,14 @@ def test_what_cannot_be_read_is_rejected_with_its_reason_not_dropped(
     rejected = installation.query(
         "select file_name, row_number, rejected_column, rejection_reason, rejected_value "
         "from marts.dq_rejected_rows where file_name in "
-        "('boutique_kpis_2026-10.csv', 'libreoffice.xlsx') and sheet_name <> 'Notes' "
+        "('boutique_kpis_2026-10.csv', 'libreoffice.xlsx', 'gnumeric.ods') "
+        "and sheet_name <> 'Notes' "
         "order by 1, 2"
     )
     assert rejected == [
         ("boutique_kpis_2026-10.csv", 5, "value", "unparseable_number", "n/a"),
-        # LibreOffice's merged row: a KPI no one declared
+        # the merged row: a KPI no one declared
+        ("gnumeric.ods", 5, "kpi_code", "unknown_kpi", "note"),
         ("libreoffice.xlsx", 5, "kpi_code", "unknown_kpi", "note"),
     ]
 

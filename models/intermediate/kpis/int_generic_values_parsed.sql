@@ -60,10 +60,9 @@ sheets_described as (
         ] %}
             max(columns_mapped.column_position) filter (
                 where columns_mapped.column_name = '{{ column_name }}'
-            ) as {{ column_name }}_position,
+            ) as {{ column_name }}_position
+            {%- if not loop.last %},{% endif %}
         {%- endfor %}
-        count(*) filter (where columns_mapped.column_name = 'department') > 0
-            as has_department_column
     from columns_mapped
     inner join files
         on columns_mapped.file_id = files.file_id
@@ -111,13 +110,13 @@ cells_extracted as (
         files.date_order,
         files.decimal_separator,
         files.source_department,
-        sheets_described.has_department_column,
         value_columns.column_kpi_code,
         value_columns.value_header,
         value_columns.value_position,
         records.cells[sheets_described.measured_on_position] as measured_on_text,
         records.cells[sheets_described.kpi_code_position] as kpi_code_text,
         records.cells[value_columns.value_position] as value_text,
+        sheets_described.department_position is not null as has_department_column,
         records.cells[sheets_described.department_position] as department_text,
         records.cells[sheets_described.category_position] as category_text,
         records.cells[sheets_described.subcategory_position] as subcategory_text,
