@@ -26,17 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.database import connection_info
+from flows.seeds import read_seed, seed_path
 from flows.settings import Settings
 from loaders.checksum import digest_file
 
-SEEDS = {
-    "source_kinds": "seeds/source_kinds.csv",
-    "kpi_definitions": "seeds/kpi_definitions.csv",
-    "kpi_columns": "seeds/kpi_columns.csv",
-}
 SAMPLE_ROWS = 2000
 MAX_KPIS = 200
-DIMENSIONS = ("measured_on", "department", "category", "subcategory", "unit", "comment")
 AVERAGED = re.compile(r"\b(taux|rate|ratio|moyen\w*|average|avg|score|satisfaction|%)", re.I)
 ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
 DAY_FIRST = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})")
@@ -69,7 +64,7 @@ class Suggestion:
         for seed, rows in self.lines.items():
             if not rows:
                 continue
-            out.write(f"# {SEEDS[seed]}\n")
+            out.write(f"# seeds/{seed}.csv\n")
             csv.writer(out, lineterminator="\n").writerows(rows)
         for note in self.notes:
             out.write(f"# note: {note}\n")
@@ -84,12 +79,6 @@ def normalise_key(text: str | None) -> str:
 def slug(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
-
-
-def read_seed(settings: Settings, name: str) -> list[dict[str, str]]:
-    path = settings.project_dir / "seeds" / f"{name}.csv"
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def landed_file(settings: Settings, name_or_path: str) -> tuple[int, str, list[LandedSheet]]:
@@ -226,9 +215,9 @@ def suggest(settings: Settings, name_or_path: str, department: str | None = None
     file_id, file_name, sheets = landed_file(settings, name_or_path)
     generic = {
         normalise_key(r["header"]): r["column_name"]
-        for r in read_seed(settings, "generic_header_aliases")
+        for r in read_seed(settings.project_dir, "generic_header_aliases")
     }
-    kinds = read_seed(settings, "source_kinds")
+    kinds = read_seed(settings.project_dir, "source_kinds")
     _check_new_source(settings, file_name, kinds, department)
     shape = SheetShape.of(max(sheets, key=lambda s: s.row_count), generic)
     if "measured_on" not in shape.columns:
@@ -272,7 +261,7 @@ def suggest(settings: Settings, name_or_path: str, department: str | None = None
         names, units = _kpis_named_in_cells(settings, file_id, file_name, shape)
     else:
         names, units = {normalise_key(h): h.strip() for _, h in kpi_columns}, {}
-    taken = {k["kpi_code"] for k in read_seed(settings, "kpi_definitions")}
+    taken = {k["kpi_code"] for k in read_seed(settings.project_dir, "kpi_definitions")}
     definitions, columns = [], []
     for key, name in names.items():
         code = slug(name) or "kpi"
@@ -309,7 +298,7 @@ def suggest(settings: Settings, name_or_path: str, department: str | None = None
 def _check_new_source(
     settings: Settings, file_name: str, kinds: list[dict[str, str]], department: str | None
 ) -> None:
-    departments = {r["department_slug"] for r in read_seed(settings, "departments")}
+    departments = {r["department_slug"] for r in read_seed(settings.project_dir, "departments")}
     if department is not None and department not in departments:
         raise SuggestionError(
             f"no department {department!r} in seeds/departments.csv "
@@ -334,7 +323,7 @@ def _department_notes(
             "the file has no department column: give the source's department "
             "(--department) or every value is rejected as unknown_department"
         ]
-    known = {r["alias"] for r in read_seed(settings, "department_aliases")}
+    known = {r["alias"] for r in read_seed(settings.project_dir, "department_aliases")}
     texts = distinct_cells(settings, file_id, shape.sheet.name, shape.columns["department"])
     return [
         f"department {text!r} is not in seeds/department_aliases.csv: add "
@@ -370,7 +359,7 @@ def write(settings: Settings, suggestion: Suggestion) -> list[Path]:
     for seed, rows in suggestion.lines.items():
         if not rows:
             continue
-        path = settings.project_dir / SEEDS[seed]
+        path = seed_path(settings.project_dir, seed)
         text = path.read_text(encoding="utf-8")
         out = io.StringIO()
         if text and not text.endswith("\n"):

@@ -15,7 +15,6 @@ token bound to the session, and a foreign Origin is refused.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import html
@@ -39,6 +38,7 @@ from starlette.routing import Route
 from flows import uploads
 from flows.database import connection_info, role_connection
 from flows.secrets import SecretStore
+from flows.seeds import read_seed
 from flows.settings import Settings
 from flows.superset_server import UPLOADER_ROLE_PREFIX
 from loaders.audit import append_event
@@ -73,12 +73,10 @@ class Refused(Exception):
 
 
 def sources(settings: Settings) -> list[Source]:
-    path = settings.project_dir / "seeds" / "source_kinds.csv"
-    with path.open(newline="", encoding="utf-8") as handle:
-        return [
-            Source(row["source_kind"], row["file_name_pattern"], row.get("department_slug") or "")
-            for row in csv.DictReader(handle)
-        ]
+    return [
+        Source(row["source_kind"], row["file_name_pattern"], row.get("department_slug") or "")
+        for row in read_seed(settings.project_dir, "source_kinds")
+    ]
 
 
 def source_of(settings: Settings, name: str) -> Source | None:

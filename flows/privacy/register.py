@@ -15,13 +15,13 @@ The output is Markdown, the same bytes for the same code (no date in it), commit
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 from collections import defaultdict
 from pathlib import Path
 
 from flows.provision import ANALYST_ROLE, VIEWER_ROLE_PREFIX, tool_environment, venv_binary
+from flows.seeds import read_seed
 from flows.settings import Settings
 
 REGISTER = Path("docs") / "register_of_processing.md"
@@ -44,11 +44,6 @@ MATERIALISED = {
 
 class RegisterError(RuntimeError):
     """The register cannot be written; the message says why."""
-
-
-def _seed(settings: Settings, name: str) -> list[dict[str, str]]:
-    with (settings.project_dir / "seeds" / f"{name}.csv").open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def parse_manifest(settings: Settings) -> dict:
@@ -82,13 +77,13 @@ def _readers(node: dict) -> str:
 
 
 def render(settings: Settings, manifest: dict) -> str:
-    personal = _seed(settings, "personal_data")
+    personal = read_seed(settings.project_dir, "personal_data")
     identifiers = sorted(
         {row["personal_data"] for row in personal if row["is_identifier"] == "true"}
     )
-    sources = {row["source_kind"]: row for row in _seed(settings, "source_kinds")}
+    sources = {row["source_kind"]: row for row in read_seed(settings.project_dir, "source_kinds")}
     headers: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for alias in _seed(settings, "header_aliases"):
+    for alias in read_seed(settings.project_dir, "header_aliases"):
         headers[(alias["source_kind"], alias["column_name"])].append(alias["header"])
 
     lines = [
