@@ -71,7 +71,7 @@ def _progress(message: str) -> None:
 
 
 def _land_rows(settings: object, file_number: int, rows: int) -> None:
-    from flows.database import connection_info
+    from flows.runtime.database import connection_info
 
     with connection_info(settings).connect() as conn, conn.transaction():
         (file_id,) = conn.execute(
@@ -113,7 +113,7 @@ def _measure(action: str, env: dict[str, str], target: str) -> dict[str, float]:
 def _child(action: str, target: str) -> None:
     from flows.backup.backup_set import create_set
     from flows.backup.verify import verify_set
-    from flows.settings import load_settings
+    from flows.runtime.settings import load_settings
 
     settings = load_settings()
     started = time.monotonic()
@@ -141,9 +141,9 @@ def main() -> int:
         return 0
 
     from flows.backup.backup_set import postgres_tool
-    from flows.database import connection_info, temporary_server
-    from flows.provision import prepare_database
-    from flows.settings import load_settings
+    from flows.runtime.database import connection_info, temporary_server
+    from flows.runtime.settings import load_settings
+    from flows.warehouse.provision import prepare_database
     from tests.conftest import isolated_environment
 
     os.environ.pop("REMPART_DATABASE_URL", None)

@@ -241,12 +241,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    from flows.database import temporary_server
-    from flows.provision import department_slugs, superset_passfile
-    from flows.secrets import SecretStore
-    from flows.settings import PROJECT_DIR, load_settings
-    from flows.superset_server import SupersetServer, current_demo_code, password_secret
-    from flows.superset_sync import SupersetClient
+    from flows.runtime.database import temporary_server
+    from flows.runtime.secrets import SecretStore
+    from flows.runtime.settings import PROJECT_DIR, load_settings
+    from flows.seeds.departments import department_slugs
+    from flows.superset.server import SupersetServer, current_demo_code, password_secret
+    from flows.superset.sync import SupersetClient
+    from flows.warehouse.provision import superset_passfile
 
     layouts = [tuple(int(n) for n in layout.split("x")) for layout in arguments.layouts.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="rempart-dashboards-"))
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
             import psycopg
 
-            from flows.database import connection_info
+            from flows.runtime.database import connection_info
 
             with connection_info(settings).connect() as conn:
                 (facts,) = conn.execute("select count(*) from marts.fct_kpi_values").fetchone()

@@ -93,11 +93,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    from flows.database import connection_info, temporary_server
-    from flows.secrets import SecretStore
-    from flows.settings import load_settings
-    from flows.superset_server import SupersetServer, current_demo_code, password_secret
-    from flows.superset_sync import SupersetClient
+    from flows.runtime.database import connection_info, temporary_server
+    from flows.runtime.secrets import SecretStore
+    from flows.runtime.settings import load_settings
+    from flows.superset.server import SupersetServer, current_demo_code, password_secret
+    from flows.superset.sync import SupersetClient
 
     workdir = Path(tempfile.mkdtemp(prefix="rempart-freshness-"))
     failures: list[str] = []

@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=200_000, help="rows per source (big file)")
     arguments = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from flows.database import temporary_server
-    from flows.settings import PROJECT_DIR, load_settings
+    from flows.runtime.database import temporary_server
+    from flows.runtime.settings import PROJECT_DIR, load_settings
 
     work = Path(tempfile.mkdtemp(prefix="rempart-generic-bench-"))
     try:

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flows.settings import Settings
+    from flows.runtime.settings import Settings
     from loaders.landing import LandingConfig
 
 SEED = 42
@@ -288,8 +288,8 @@ def _measurement(
 
 def job_land(case: str, settings: Settings, config: LandingConfig, path: Path) -> Measurement:
     """Land one file as `rempart ingest` does, on the loader's own connection."""
-    import flows.ingest  # noqa: F401  (what the `rempart ingest` process has loaded)
-    from flows.database import role_connection
+    import flows.warehouse.landing  # noqa: F401  (what the `rempart ingest` process has loaded)
+    from flows.runtime.database import role_connection
     from loaders.landing import land_file
     from loaders.schema import LOADER_ROLE
 
@@ -317,7 +317,7 @@ def job_copy(case: str, settings: Settings, path: Path, table: str, fresh: bool)
     """Plain COPY of the CSV into 8 text columns, as the administrator, in one transaction."""
     from psycopg import sql
 
-    from flows.database import connection_info
+    from flows.runtime.database import connection_info
 
     create = sql.SQL("create table {} ({})").format(
         sql.Identifier(table),
@@ -425,13 +425,13 @@ class Benchmark:
         self.cases: dict[str, Case] = {}
 
     def checkpoint(self) -> None:
-        from flows.database import connection_info
+        from flows.runtime.database import connection_info
 
         with connection_info(self.settings).connect(autocommit=True) as conn:
             conn.execute("checkpoint")
 
     def server_description(self) -> str:
-        from flows.database import connection_info
+        from flows.runtime.database import connection_info
 
         facts: list[str] = []
         with connection_info(self.settings).connect(autocommit=True) as conn:
@@ -466,7 +466,7 @@ class Benchmark:
 
     def check_landed(self, file_id: int, expected_rows: int) -> str:
         """Ask the database, not the loader, what landed."""
-        from flows.database import connection_info
+        from flows.runtime.database import connection_info
 
         with connection_info(self.settings).connect(autocommit=True) as conn:
             registry = conn.execute(
@@ -500,7 +500,7 @@ class Benchmark:
     def drop(self, table: str) -> None:
         from psycopg import sql
 
-        from flows.database import connection_info
+        from flows.runtime.database import connection_info
 
         with connection_info(self.settings).connect(autocommit=True) as conn:
             conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(table)))
@@ -723,10 +723,10 @@ def report(bench: Benchmark, server: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    from flows.database import temporary_server
-    from flows.ingest import landing_config
-    from flows.provision import prepare_database
-    from flows.settings import load_settings
+    from flows.runtime.database import temporary_server
+    from flows.runtime.settings import load_settings
+    from flows.warehouse.landing import landing_config
+    from flows.warehouse.provision import prepare_database
 
     workdir = Path(tempfile.mkdtemp(prefix="rempart-bench-", dir="/tmp"))
     try:

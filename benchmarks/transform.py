@@ -21,8 +21,8 @@ database and `target/` folder are never touched):
 4. For reference, a `dbt build --full-refresh` over both files.
 
 After the full and the incremental build, their marts are published from `marts_pending` into
-`marts` as `rempart run` does (write-audit-publish, flows/publish.py), timed apart. Target:
-publishing the incremental build adds at most 20% to that build's time.
+`marts` as `rempart run` does (write-audit-publish, flows/warehouse/publish.py), timed
+apart. Target: publishing the incremental build adds at most 20% to that build's time.
 
 Both builds are the plain `dbt build` a scheduled run does. The full build tests every row;
 the incremental one, as every incremental build, tests the rows landed since the last build
@@ -79,7 +79,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flows.settings import Settings
+    from flows.runtime.settings import Settings
 
 SEED = 42
 MB = 1_000_000
@@ -263,7 +263,7 @@ PROJECT_SOURCES = ("dbt_project.yml", "models", "macros", "seeds", "dbt_project"
 
 def project_fingerprint() -> str:
     """A digest of the dbt project's sources, to notice edits made while the benchmark runs."""
-    from flows.settings import PROJECT_DIR
+    from flows.runtime.settings import PROJECT_DIR
 
     digest = hashlib.sha256()
     for name in PROJECT_SOURCES:
@@ -281,7 +281,7 @@ def progress(message: str) -> None:
 
 
 def dbt_executable() -> str:
-    from flows.settings import PROJECT_DIR
+    from flows.runtime.settings import PROJECT_DIR
 
     for candidate in (Path(sys.executable).parent / "dbt", PROJECT_DIR / ".venv" / "bin" / "dbt"):
         if candidate.exists():
@@ -325,7 +325,7 @@ class Build:
     nodes: list[NodeResult] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # what the database says afterwards
     invocation_id: str = ""
-    publish_seconds: float | None = None  # write-audit-publish into `marts` (flows/publish.py)
+    publish_seconds: float | None = None  # write-audit-publish into `marts` (warehouse/publish.py)
     publish_summary: str = ""
 
     @property
@@ -381,7 +381,7 @@ def describe_query(text: str) -> str:
 
 class Benchmark:
     def __init__(self, settings: Settings, workdir: Path, analyze: bool = False) -> None:
-        from flows.provision import tool_environment
+        from flows.runtime.tools import tool_environment
 
         self.settings = settings
         self.workdir = workdir
@@ -404,20 +404,20 @@ class Benchmark:
     # -- the database ----------------------------------------------------------------------
 
     def scalar(self, query: str, params: tuple[object, ...] = ()) -> int:
-        from flows.database import connection_info
+        from flows.runtime.database import connection_info
 
         with connection_info(self.settings).connect(autocommit=True) as conn:
             row = conn.execute(query, params).fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     def checkpoint(self) -> None:
-        from flows.database import connection_info
+        from flows.runtime.database import connection_info
 
         with connection_info(self.settings).connect(autocommit=True) as conn:
             conn.execute("checkpoint")
 
     def server_description(self) -> str:
-        from flows.database import connection_info
+        from flows.runtime.database import connection_info
 
         facts: list[str] = []
         with connection_info(self.settings).connect(autocommit=True) as conn:
@@ -430,7 +430,7 @@ class Benchmark:
 
     def land(self, source: Path, expected_rows: int) -> bool:
         """Land a copy of `source` as `rempart ingest` does (the loader removes what it lands)."""
-        from flows.ingest import ingest
+        from flows.warehouse.landing import ingest
 
         inbox = self.settings.inbox_dir
         inbox.mkdir(parents=True, exist_ok=True)
@@ -452,7 +452,7 @@ class Benchmark:
 
     def refresh_statistics(self) -> None:
         """ANALYZE the landing tables (untimed): what a loader that did so would leave."""
-        from flows.database import connection_info
+        from flows.runtime.database import connection_info
 
         started = time.perf_counter()
         with connection_info(self.settings).connect(autocommit=True) as conn:
@@ -467,7 +467,7 @@ class Benchmark:
         self, arguments: list[str], log_path: Path, timeout: float | None = None
     ) -> tuple[int, float]:
         """Run dbt; past `timeout` seconds, say what it was doing, stop it and return -1."""
-        from flows.settings import PROJECT_DIR
+        from flows.runtime.settings import PROJECT_DIR
 
         with log_path.open("w", encoding="utf-8") as log:
             started = time.perf_counter()
@@ -488,8 +488,8 @@ class Benchmark:
 
     def stop_runaway_build(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         """Note the queries still running, then stop dbt and its server sessions."""
-        from flows.database import connection_info
-        from flows.provision import TRANSFORMER_ROLE
+        from flows.names import TRANSFORMER_ROLE
+        from flows.runtime.database import connection_info
 
         query = (
             "select pid, round(extract(epoch from now() - query_start))::bigint, "
@@ -591,7 +591,7 @@ class Benchmark:
 
     def publish(self, build: Build) -> bool:
         """Publish the build into `marts` as `rempart run` does; time it; check row counts."""
-        from flows import publish
+        from flows.warehouse import publish
 
         manifest = json.loads((self.target_dir / "manifest.json").read_text())
         progress(f"publishing the {build.label}...")
@@ -944,9 +944,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    from flows.database import temporary_server
-    from flows.provision import prepare_database
-    from flows.settings import load_settings
+    from flows.runtime.database import temporary_server
+    from flows.runtime.settings import load_settings
+    from flows.warehouse.provision import prepare_database
 
     plan = DataPlan.for_rows(arguments.rows)
     fingerprint_before = project_fingerprint()

@@ -18,8 +18,8 @@ from prefect.logging import get_run_logger
 from flows.backup.backup_set import create_backups
 from flows.backup.rotation import rotate
 from flows.backup.verify import last_verifications, verify_set
-from flows.provision import prepare_database
-from flows.settings import Settings, load_settings
+from flows.runtime.settings import Settings, load_settings
+from flows.warehouse.provision import prepare_database
 
 
 class MaintenanceFailed(RuntimeError):
@@ -48,8 +48,8 @@ def rotate_backups(settings: Settings) -> list[str]:
 
 @task(name="apply_retention")
 def apply_retention(settings: Settings) -> str:
-    from flows.retention import RetentionError
-    from flows.retention import apply_retention as remove_due
+    from flows.privacy.retention import RetentionError
+    from flows.privacy.retention import apply_retention as remove_due
 
     try:
         report = remove_due(settings, progress=get_run_logger().info)

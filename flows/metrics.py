@@ -25,10 +25,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from flows.database import connection_info
-from flows.secrets import SecretStore
-from flows.settings import Settings
-from flows.superset_cache import TIMING_BUCKETS_MS, superset_figures
+from flows.runtime.database import connection_info
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
+from flows.superset.answer_cache import TIMING_BUCKETS_MS, superset_figures
 
 FILES_SQL = """
 select coalesce(source_kind, 'unclassified'), file_status, count(*),

@@ -5,7 +5,7 @@
 
 A rejected file does not stop the others. dbt builds the marts into `marts_pending`; only a
 complete build in which every model and test passed is published into `marts`, the schema
-that Superset and the reader roles read (write-audit-publish, flows/publish.py). A failed
+that Superset and the reader roles read (write-audit-publish, flows/warehouse/publish.py). A failed
 model or test publishes nothing and stops the flow before the sync: readers keep the previous
 publication, and the failed build's rows wait in `marts_pending`. Every build is logged with
 its failures in `marts.pipeline_builds`, and every run's outcome in the audit trail.
@@ -22,17 +22,18 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
-from flows import build_state, publish, seed_shapes, superset_sync
-from flows.database import DatabaseError
 from flows.privacy.erasure import returned_subjects
-from flows.run_summary import (
+from flows.runtime.database import DatabaseError
+from flows.runtime.settings import Settings, load_settings
+from flows.superset import sync
+from flows.warehouse import build_state, publish, seed_shapes
+from flows.warehouse.run_audit import (
     BuildFailed,
     BuildSummary,
     LandingSummary,
     PipelineSummary,
     audit_run,
 )
-from flows.settings import Settings, load_settings
 
 
 def _is_transient(_task: object, _run: object, state: object) -> bool:
@@ -55,7 +56,7 @@ def _is_transient(_task: object, _run: object, state: object) -> bool:
 def ingest_inbox(settings: Settings, paths: list[Path]) -> LandingSummary:
     from rich.console import Console
 
-    from flows.ingest import ingest
+    from flows.warehouse.landing import ingest
 
     console = Console(stderr=True, width=120)
     results = ingest(settings, paths, console)
@@ -76,7 +77,7 @@ def ingest_inbox(settings: Settings, paths: list[Path]) -> LandingSummary:
 
 def _dbt_environment(settings: Settings) -> None:
     """dbt runs in this process: give it the connection settings the `rempart` command uses."""
-    from flows.provision import tool_environment
+    from flows.runtime.tools import tool_environment
 
     os.environ.update(tool_environment(settings))
 
@@ -95,7 +96,7 @@ def build_models(
     `new_data_only`: the project is the one the last published build ran, so build only what
     landed data can change (`source:raw+`: not the seeds and what only they feed, nor the unit
     tests, which test code that has not changed). When it passes, publishing it also marks it
-    as a complete passed build in dbt's build log (flows/publish.py)."""
+    as a complete passed build in dbt's build log (flows/warehouse/publish.py)."""
     from dbt_common.events.base_types import EventLevel
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
@@ -173,8 +174,8 @@ def build_models(
 
 
 def _reload_reshaped_seeds(settings: Settings, runner: object) -> None:
-    """Seeds whose columns changed since dbt loaded them, loaded afresh (flows/seed_shapes.py);
-    the build that follows runs everything they feed."""
+    """Seeds whose columns changed since dbt loaded them, loaded afresh
+    (flows/warehouse/seed_shapes.py); the build that follows runs everything they feed."""
     logger = get_run_logger()
     reshaped = seed_shapes.reshaped_seeds(settings)
     for name, (wanted, loaded) in reshaped.items():
@@ -231,7 +232,7 @@ def sync_superset(settings: Settings, published: bool) -> str:
         message = "skipped: REMPART_SUPERSET_SYNC is off"
         logger.info(message)
         return message
-    report = superset_sync.sync(settings, progress=logger.info, evaluate_alerts=published)
+    report = sync.sync(settings, progress=logger.info, evaluate_alerts=published)
     message = report.summary()
     if published:
         queued = report.schedules.queued

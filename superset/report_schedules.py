@@ -1,7 +1,7 @@
 """Superset's alerts and reports made to match superset/alerts_reports.yaml, or run now.
 
 Run inside Superset's environment by `rempart superset sync` and `rempart run`
-(flows/alerts_reports.py), never by hand:
+(flows/superset/schedules.py), never by hand:
 
     report_schedules.py apply [--evaluate] --operator USER   < desired schedules (JSON)
     report_schedules.py send NAME... --operator USER        these alerts or reports, run now

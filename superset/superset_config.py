@@ -2,7 +2,7 @@
 
 Superset runs in its own environment (.venv-superset, SQLAlchemy 1.4), so this file imports
 nothing from the project: every value it needs comes from the environment that
-`flows/superset_server.py` prepares, and secrets come from files, never from variables.
+`flows/superset/server.py` prepares, and secrets come from files, never from variables.
 """
 
 import json
@@ -328,7 +328,7 @@ CELERY_CONFIG = CeleryConfig
 #
 # Each report runs as the account that owns it, one per department (its viewer role: the
 # report shows that department's rows only) or the data stewards' (superset/alerts_reports.yaml,
-# synced by flows/superset_sync.py). Those accounts cannot log in; the browser that renders a
+# synced by flows/superset/sync.py). Those accounts cannot log in; the browser that renders a
 # report gets its session from Rempart's machine sessions (rempart_superset/machine_sessions.py).
 # What leaves is watermarked and recorded in the audit trail (rempart_superset/report_delivery.py).
 REMPART_REPORT_ACCOUNTS = tuple(json.loads(_required("REMPART_REPORT_ACCOUNTS")))

@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from flows.database import connection_info, temporary_server
-from flows.settings import PROJECT_DIR, Settings, load_settings
+from flows.runtime.database import connection_info, temporary_server
+from flows.runtime.settings import PROJECT_DIR, Settings, load_settings
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -36,9 +36,9 @@ from typing import BinaryIO
 import psycopg
 from psycopg import sql
 
-from flows.database import EmbeddedServer, connection_info
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.runtime.database import EmbeddedServer, connection_info
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
 from loaders.archive import (
     ArchiveError,
     decrypt_stream,

@@ -41,17 +41,12 @@ from flows.backup.backup_set import (
     read_member,
 )
 from flows.backup.verify import differences, restore_warehouse
-from flows.database import (
-    ConnectionInfo,
-    DatabaseError,
-    EmbeddedServer,
-    connection_info,
-)
-from flows.provision import prepare_database
-from flows.secrets import SecretStore
-from flows.settings import Settings
-from flows.superset_cache import new_cache_generation
-from flows.superset_server import SupersetServer
+from flows.runtime.database import ConnectionInfo, DatabaseError, EmbeddedServer, connection_info
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
+from flows.superset.answer_cache import new_cache_generation
+from flows.superset.server import SupersetServer
+from flows.warehouse.provision import prepare_database
 from loaders.archive import produced_stream
 from loaders.audit import append_event
 from loaders.schema import install_key, key_fingerprint
@@ -277,7 +272,7 @@ def restore_set(
     if retired_audit_key is not None:
         # The restored trail ends under an audit key rotated since: it continues, through a
         # signed rotation event, under the current one.
-        from flows.key_rotation import continue_chain
+        from flows.secrets.rotation import continue_chain
 
         with connection_info(settings).connect() as conn, conn.transaction():
             install_key(conn, "audit", retired_audit_key)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from flows.backup.backup_set import BackupSet, list_sets
-from flows.settings import Settings
+from flows.runtime.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from flows.backup.backup_set import (
     read_member,
     warehouse_state,
 )
-from flows.database import ConnectionInfo, connection_info, temporary_server
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.runtime.database import ConnectionInfo, connection_info, temporary_server
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
 from loaders.audit import append_event, verify_chain
 
 

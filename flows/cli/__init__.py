@@ -25,9 +25,9 @@ from flows.cli import (
     upload,
 )
 from flows.cli.common import CommandError
-from flows.database import DatabaseError
-from flows.secrets import SecretError
-from flows.settings import load_settings
+from flows.runtime.database import DatabaseError
+from flows.runtime.secrets import SecretError
+from flows.runtime.settings import load_settings
 from loaders.schema import KeyMismatchError
 
 GROUPS = (

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from flows.cli.common import CommandError
-from flows.database import connection_info
-from flows.provision import prepare_database
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.runtime.database import connection_info
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
+from flows.warehouse.provision import prepare_database
 
 
 def verify(settings: Settings, arguments: argparse.Namespace) -> int:

@@ -10,8 +10,8 @@ from pathlib import Path
 from flows.backup.backup_set import BackupError, BackupSet, create_backups, list_sets
 from flows.backup.verify import last_verifications, verify_set
 from flows.cli.common import CommandError
-from flows.provision import prepare_database
-from flows.settings import Settings
+from flows.runtime.settings import Settings
+from flows.warehouse.provision import prepare_database
 
 
 def _all_sets(settings: Settings) -> dict[str, BackupSet]:
@@ -73,7 +73,7 @@ def restore(settings: Settings, arguments: argparse.Namespace) -> int:
             f"{done.erasures_reapplied} erasure(s) logged after the set was made applied again; "
             "rebuilding the marts without them (a full-refresh run)"
         )
-        from flows.orchestration import run_pipeline
+        from flows.cli.run_loop import run_pipeline
 
         return run_pipeline(settings, full_refresh=True)
     return 0

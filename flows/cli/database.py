@@ -8,9 +8,10 @@ import subprocess
 from pathlib import Path
 
 from flows.cli.common import CommandError
-from flows.database import DatabaseError, EmbeddedServer, connection_info, temporary_server
-from flows.provision import prepare_database, tool_environment
-from flows.settings import Settings
+from flows.runtime.database import DatabaseError, EmbeddedServer, connection_info, temporary_server
+from flows.runtime.settings import Settings
+from flows.runtime.tools import tool_environment
+from flows.warehouse.provision import prepare_database
 
 
 def start(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -46,7 +47,7 @@ def status(settings: Settings, arguments: argparse.Namespace) -> int:
         return 0
     embedded = EmbeddedServer(settings).status()
     print(f"embedded server: {embedded.detail}")
-    from flows.disk_encryption import at_rest
+    from flows.runtime.disk_encryption import at_rest
 
     # The data folder holds every landed row in clear, the inbox every file not yet landed.
     for folder in (EmbeddedServer(settings).pgdata, settings.inbox_dir):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.settings import Settings
+from flows.runtime.settings import Settings
 
 
 def maintenance(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.orchestration import prefect_environment
+    from flows.runtime.prefect_api import prefect_environment
 
     prefect_environment(settings)  # before Prefect is imported: it reads its settings then
     from flows.maintenance import MaintenanceFailed, rempart_maintenance

@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from flows.cli.common import CommandError
-from flows.settings import Settings
+from flows.runtime.settings import Settings
 
 
 def metrics(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.metrics import exposition, serve
-    from flows.provision import prepare_database
+    from flows.warehouse.provision import prepare_database
 
     prepare_database(settings)
     if arguments.once:

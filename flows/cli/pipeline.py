@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 
 from flows.cli.common import CommandError
-from flows.provision import prepare_database, tool_environment, venv_binary
-from flows.settings import Settings
+from flows.runtime.settings import Settings
+from flows.runtime.tools import tool_environment, venv_binary
+from flows.warehouse.provision import prepare_database
 
 
 def print_env(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -35,8 +36,8 @@ def run_dbt(settings: Settings, args: list[str]) -> int:
 
 
 def ingest(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.ingest import exit_code
-    from flows.ingest import ingest as land
+    from flows.warehouse.landing import exit_code
+    from flows.warehouse.landing import ingest as land
 
     return exit_code(land(settings, arguments.paths))
 
@@ -51,7 +52,7 @@ def copy_examples(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def run(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.orchestration import run_pipeline
+    from flows.cli.run_loop import run_pipeline
 
     return run_pipeline(
         settings, arguments.inbox, arguments.select, arguments.full_refresh, force=arguments.force
@@ -59,7 +60,7 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def watch(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.orchestration import watch as watch_inbox
+    from flows.cli.run_loop import watch as watch_inbox
 
     return watch_inbox(settings, arguments.interval, arguments.quiet_seconds)
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from flows.cli.common import CommandError
-from flows.settings import Settings
+from flows.runtime.settings import Settings
 
 
 def register_command(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -35,7 +35,7 @@ def _identifier(arguments: argparse.Namespace) -> tuple[str, str]:
 
 def report(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.privacy.subject import SubjectError, render, subject_access
-    from flows.provision import prepare_database
+    from flows.warehouse.provision import prepare_database
 
     kind, value = _identifier(arguments)
     prepare_database(settings)
@@ -50,7 +50,7 @@ def erase(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.privacy.erasure import ErasureError
     from flows.privacy.erasure import erase as erase_person
     from flows.privacy.subject import SubjectError
-    from flows.provision import prepare_database
+    from flows.warehouse.provision import prepare_database
 
     kind, value = _identifier(arguments)
     prepare_database(settings)
@@ -68,7 +68,7 @@ def erase(settings: Settings, arguments: argparse.Namespace) -> int:
         print("erasure: no landed row held the person; the marts need no rebuild")
         return 0
     print("erasure: rebuilding the marts without the person (a full-refresh run)")
-    from flows.orchestration import run_pipeline
+    from flows.cli.run_loop import run_pipeline
 
     return run_pipeline(settings, full_refresh=True)
 

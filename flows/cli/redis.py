@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 
 from flows.cli.common import CommandError
-from flows.settings import Settings
+from flows.runtime.settings import Settings
 
 
 def start(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.redis_server import EmbeddedRedis, RedisError, status
+    from flows.runtime.valkey import EmbeddedRedis, RedisError, status
 
     try:
         if settings.redis_url:
@@ -25,7 +25,7 @@ def start(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def stop(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.redis_server import EmbeddedRedis
+    from flows.runtime.valkey import EmbeddedRedis
 
     if settings.redis_url:
         print("REMPART_REDIS_URL is set: the external server is not ours to stop")
@@ -35,7 +35,7 @@ def stop(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def show_status(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.redis_server import status
+    from flows.runtime.valkey import status
 
     found = status(settings)
     print(f"redis: {found.detail}")

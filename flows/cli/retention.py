@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from flows.cli.common import CommandError
-from flows.provision import prepare_database
-from flows.settings import Settings
+from flows.runtime.settings import Settings
+from flows.warehouse.provision import prepare_database
 
 
 def apply(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.retention import RetentionError, apply_retention
+    from flows.privacy.retention import RetentionError, apply_retention
 
     prepare_database(settings)
     try:
@@ -21,7 +21,7 @@ def apply(settings: Settings, arguments: argparse.Namespace) -> int:
     if arguments.dry_run or not report.due:
         return 0
     print("retention: rebuilding the marts without the removed files (a full-refresh run)")
-    from flows.orchestration import run_pipeline
+    from flows.cli.run_loop import run_pipeline
 
     return run_pipeline(settings, full_refresh=True)
 

@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 
 from flows.cli.common import CommandError, read_passphrase
-from flows.settings import Settings
+from flows.runtime.settings import Settings
 
 
 def export(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.secrets_export import SecretsExportError, export_secrets
+    from flows.secrets.transfer import SecretsExportError, export_secrets
 
     passphrase = read_passphrase(arguments.passphrase_file, confirm=True)
     try:
@@ -25,7 +25,7 @@ def export(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def import_(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.secrets_export import SecretsExportError, import_secrets
+    from flows.secrets.transfer import SecretsExportError, import_secrets
 
     passphrase = read_passphrase(arguments.passphrase_file, confirm=False)
     try:
@@ -37,8 +37,8 @@ def import_(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def rotate(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.key_rotation import RotationError
-    from flows.key_rotation import rotate as rotate_key
+    from flows.secrets.rotation import RotationError
+    from flows.secrets.rotation import rotate as rotate_key
 
     try:
         print(rotate_key(settings, arguments.name, full_rebuild=arguments.full_rebuild))

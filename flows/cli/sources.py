@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 
 from flows.cli.common import CommandError
-from flows.provision import prepare_database
-from flows.settings import Settings
+from flows.runtime.settings import Settings
+from flows.warehouse.provision import prepare_database
 
 
 def suggest(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.source_suggestion import SuggestionError, write
-    from flows.source_suggestion import suggest as make_suggestion
+    from flows.seeds.suggestion import SuggestionError, write
+    from flows.seeds.suggestion import suggest as make_suggestion
 
     prepare_database(settings)
     try:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from flows import alerts_reports, superset_server, superset_sync
 from flows.cli.common import CommandError
-from flows.provision import prepare_database
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
+from flows.superset import schedules, sync
+from flows.superset import server as superset_server
+from flows.warehouse.provision import prepare_database
 
 
 def start(settings: Settings, server: superset_server.SupersetServer) -> None:
@@ -48,7 +49,7 @@ def superset(settings: Settings, arguments: argparse.Namespace) -> int:
             return 0 if status.running else 1
         elif action == "sync":
             prepare_database(settings)
-            superset_sync.sync(settings)
+            sync.sync(settings)
         elif action == "unlock":
             prepare_database(settings)
             print(server.unlock(username))
@@ -57,14 +58,14 @@ def superset(settings: Settings, arguments: argparse.Namespace) -> int:
             print(server.reset_second_factor(username))
         elif action == "send":
             prepare_database(settings)
-            for name in alerts_reports.send_now(settings, arguments.names):
+            for name in schedules.send_now(settings, arguments.names):
                 print(f"queued: {name} (Superset's worker runs it now; its log says how it went)")
         elif action == "otp":
             print(superset_server.current_demo_code(settings, username))
         elif action == "export":
-            for path in superset_sync.export_assets(settings):
+            for path in sync.export_assets(settings):
                 print(f"wrote {path.relative_to(settings.project_dir)}")
-    except (superset_server.SupersetError, alerts_reports.DeclarationError) as error:
+    except (superset_server.SupersetError, schedules.DeclarationError) as error:
         raise CommandError(str(error)) from error
     return 0
 

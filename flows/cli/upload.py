@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from flows.provision import prepare_database
-from flows.settings import Settings
+from flows.runtime.settings import Settings
+from flows.warehouse.provision import prepare_database
 
 
 def serve(settings: Settings, arguments: argparse.Namespace) -> int:
     import uvicorn
 
-    from flows.upload_service import build_app
+    from flows.uploads.service import build_app
 
     prepare_database(settings)
     superset_url = settings.superset_internal_url or f"http://127.0.0.1:{settings.superset_port}"

@@ -39,7 +39,6 @@ from pathlib import Path
 
 import psycopg
 
-from flows.database import connection_info
 from flows.privacy.redaction import (
     Unrewritable,
     read_rows,
@@ -47,6 +46,7 @@ from flows.privacy.redaction import (
     rows_fingerprint,
     without_rows,
 )
+from flows.privacy.retention import archived_copy
 from flows.privacy.subject import (
     PersonRow,
     SubjectError,
@@ -54,9 +54,9 @@ from flows.privacy.subject import (
     find_person,
     keyed_hash,
 )
-from flows.retention import archived_copy
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.runtime.database import connection_info
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
 from loaders.archive import (
     ArchiveError,
     decrypt_stream,

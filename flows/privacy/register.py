@@ -20,9 +20,10 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from flows.provision import ANALYST_ROLE, VIEWER_ROLE_PREFIX, tool_environment, venv_binary
-from flows.seeds import read_seed
-from flows.settings import Settings
+from flows.names import ANALYST_ROLE, VIEWER_ROLE_PREFIX
+from flows.runtime.settings import Settings
+from flows.runtime.tools import tool_environment, venv_binary
+from flows.seeds.reader import read_seed
 
 REGISTER = Path("docs") / "register_of_processing.md"
 ANONYMISATIONS = {

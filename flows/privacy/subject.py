@@ -27,7 +27,7 @@ from datetime import datetime
 
 import psycopg
 
-from flows.settings import Settings
+from flows.runtime.settings import Settings
 from loaders.audit import append_event
 
 # Every identifier cell of one declared column, with its keyed hash: the person's rows are
@@ -188,7 +188,7 @@ def keyed_hash(conn: psycopg.Connection, value: str) -> str:
 
 
 def subject_access(settings: Settings, kind: str, value: str) -> list[PersonRow]:
-    from flows.database import connection_info
+    from flows.runtime.database import connection_info
 
     with connection_info(settings).connect() as conn:
         check_identifier_kind(settings, kind)

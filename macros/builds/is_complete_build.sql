@@ -2,7 +2,7 @@
     True when this invocation runs every node: no --select, --exclude, --selector or
     resource-type filter. Only a complete build can vouch for every test. (The pipeline's build
     of what new data reaches, made only when the project is unchanged since the last published
-    build, is marked passed by the pipeline itself when it publishes it: flows/publish.py.)
+    build, is marked passed by the pipeline itself when it publishes it: flows/warehouse/publish.py.)
 #}
 {% macro is_complete_build() -%}
     {%- set args = invocation_args_dict -%}

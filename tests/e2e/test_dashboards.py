@@ -20,14 +20,8 @@ import httpx
 import psycopg
 import pytest
 
-from flows.superset_server import SupersetServer
-from flows.superset_sync import (
-    SupersetClient,
-    differences,
-    load_assets,
-    normalised,
-    unzip_export,
-)
+from flows.superset.server import SupersetServer
+from flows.superset.sync import SupersetClient, differences, load_assets, normalised, unzip_export
 from tests.e2e.conftest import (
     Deployment,
     chart_data,

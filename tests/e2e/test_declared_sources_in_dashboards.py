@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import PROJECT_DIR
+from flows.runtime.settings import PROJECT_DIR
 from tests.conftest import add_seed_lines, copy_project, run_project
 from tests.e2e.conftest import Deployment, chart_data, dataset_ids
 

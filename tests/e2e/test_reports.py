@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from flows.alerts_reports import declared_schedules
-from flows.report_recipients import recipients_by_audience
-from flows.superset_server import report_account
+from flows.seeds.recipients import recipients_by_audience
+from flows.superset.schedules import declared_schedules
+from flows.superset.server import report_account
 from tests.e2e.conftest import Deployment
 from tests.e2e.mailbox import Mailbox, Received
 

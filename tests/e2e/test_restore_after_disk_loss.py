@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flows.backup.backup_set import warehouse_state
-from flows.database import connection_info
+from flows.runtime.database import connection_info
 from tests.conftest import run_rempart
 from tests.e2e.conftest import Deployment, chart_data, dataset_ids
 

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from flows.superset_cache import new_cache_generation
-from flows.superset_server import SYNC_PERMISSIONS, SYNC_ROLE, SYNC_USERNAME, SupersetServer
-from flows.superset_sync import SupersetClient
+from flows.superset.answer_cache import new_cache_generation
+from flows.superset.server import SYNC_PERMISSIONS, SYNC_ROLE, SYNC_USERNAME, SupersetServer
+from flows.superset.sync import SupersetClient
 from tests.conftest import run_rempart
 from tests.e2e.conftest import Deployment, dataset_ids
 
@@ -361,7 +361,7 @@ def test_the_celery_worker_runs_superset_tasks_and_beat_schedules_them(
 
 
 def test_metrics_serve_superset_latency_and_cache_hits(deployment: Deployment) -> None:
-    from flows.superset_cache import superset_figures
+    from flows.superset.answer_cache import superset_figures
 
     client = deployment.client("viewer_" + deployment.departments[0])
     dataset_id = dataset_ids(client)["kpi_daily_summary"]

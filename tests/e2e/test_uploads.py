@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.settings import PROJECT_DIR
+from flows.runtime.settings import PROJECT_DIR
 from tests.conftest import free_port
 from tests.e2e.conftest import Deployment, log_in
 

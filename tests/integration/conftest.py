@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from flows.backup.backup_set import list_sets, warehouse_state
-from flows.database import connection_info, temporary_server
-from flows.ingest import ingest
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.runtime.database import connection_info, temporary_server
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
+from flows.warehouse.landing import ingest
 from loaders.landing import LandingResult
 from tests.conftest import isolated_environment, run_rempart
 

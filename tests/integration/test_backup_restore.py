@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from flows.backup.backup_set import MANIFEST, list_sets, read_manifest
-from flows.database import connection_info
+from flows.runtime.database import connection_info
 from loaders.archive import encrypt_stream
 from tests.integration.conftest import Installation
 

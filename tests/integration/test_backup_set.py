@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flows.backup.backup_set import BackupError, check_set, create_set, list_sets
-from flows.secrets import SecretStore
+from flows.runtime.secrets import SecretStore
 from tests.conftest import run_rempart
 from tests.integration.conftest import Landing
 
@@ -105,7 +105,7 @@ def test_a_killed_backup_leaves_no_set_that_looks_whole(landing: Landing, tmp_pa
 import sys
 from pathlib import Path
 from flows.backup.backup_set import create_set
-from flows.settings import Settings
+from flows.runtime.settings import Settings
 settings = Settings.model_validate_json(sys.stdin.read())
 create_set(settings, Path(sys.argv[1]), progress=lambda m: print(m, flush=True))
 """

@@ -18,8 +18,8 @@ from flows.backup.backup_set import (
     warehouse_state,
 )
 from flows.backup.verify import verify_set
-from flows.database import EmbeddedServer
-from flows.secrets import SecretStore
+from flows.runtime.database import EmbeddedServer
+from flows.runtime.secrets import SecretStore
 from loaders.archive import decrypt_stream, encrypt_stream
 from tests.conftest import run_rempart
 from tests.integration.conftest import Landing

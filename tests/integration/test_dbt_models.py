@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from flows.database import connection_info, role_connection, temporary_server
-from flows.ingest import ingest
-from flows.provision import TRANSFORMER_ROLE, prepare_database, tool_environment
-from flows.secrets import SecretStore
-from flows.settings import PROJECT_DIR, Settings, load_settings
+from flows.names import TRANSFORMER_ROLE
+from flows.runtime.database import connection_info, role_connection, temporary_server
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import PROJECT_DIR, Settings, load_settings
+from flows.runtime.tools import tool_environment
+from flows.warehouse.landing import ingest
+from flows.warehouse.provision import prepare_database
 
 EXAMPLES = PROJECT_DIR / "data" / "examples" / "files"
 DBT = Path(sys.executable).parent / "dbt"

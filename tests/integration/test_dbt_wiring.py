@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 
-from flows.settings import PROJECT_DIR
+from flows.runtime.settings import PROJECT_DIR
 from tests.conftest import run_rempart
 
 

@@ -14,9 +14,9 @@ import psutil
 import psycopg
 import pytest
 
-from flows.database import EmbeddedServer
-from flows.provision import prepare_database
-from flows.settings import Settings
+from flows.runtime.database import EmbeddedServer
+from flows.runtime.settings import Settings
+from flows.warehouse.provision import prepare_database
 from tests.conftest import run_rempart
 
 

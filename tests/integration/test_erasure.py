@@ -15,8 +15,8 @@ import openpyxl
 import pytest
 
 from flows.privacy.redaction import landed_rows
-from flows.retention import archived_copy
-from flows.secrets import SecretStore
+from flows.privacy.retention import archived_copy
+from flows.runtime.secrets import SecretStore
 from loaders.archive import decrypt_stream
 from loaders.formats import FileType
 from tests.integration.conftest import Installation

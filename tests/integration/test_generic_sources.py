@@ -19,8 +19,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from flows.database import connection_info, temporary_server
-from flows.settings import PROJECT_DIR, Settings, load_settings
+from flows.runtime.database import connection_info, temporary_server
+from flows.runtime.settings import PROJECT_DIR, Settings, load_settings
 from tests.conftest import add_seed_lines, copy_project, isolated_environment, run_project
 
 OTHER_TOOLS = PROJECT_DIR / "tests" / "fixtures" / "other_tools"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flows.secrets import SecretStore
+from flows.runtime.secrets import SecretStore
 from loaders.archive import opens_with
 from loaders.schema import key_fingerprint
 from tests.integration.conftest import Installation

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from flows.settings import PROJECT_DIR
+from flows.runtime.settings import PROJECT_DIR
 from tests.conftest import run_rempart
 from tests.integration.conftest import Landing
 

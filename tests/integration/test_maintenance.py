@@ -9,7 +9,7 @@ import yaml
 from prefect import Flow
 
 from flows.backup.backup_set import list_sets
-from flows.settings import PROJECT_DIR
+from flows.runtime.settings import PROJECT_DIR
 from tests.integration.conftest import Installation
 
 

@@ -18,9 +18,9 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from flows.database import connection_info, temporary_server
-from flows.secrets import SecretStore
-from flows.settings import PROJECT_DIR, Settings, load_settings
+from flows.runtime.database import connection_info, temporary_server
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import PROJECT_DIR, Settings, load_settings
 from tests.conftest import free_port, isolated_environment, run_rempart
 
 EXAMPLES = PROJECT_DIR / "data" / "examples" / "files"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from flows.settings import PROJECT_DIR
+from flows.runtime.settings import PROJECT_DIR
 from tests.conftest import free_port
 from tests.integration.conftest import Installation
 

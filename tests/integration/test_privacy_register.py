@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flows.privacy.register import REGISTER
-from flows.settings import PROJECT_DIR
+from flows.runtime.settings import PROJECT_DIR
 from tests.conftest import run_rempart
 
 

@@ -11,7 +11,7 @@ import psutil
 import pytest
 import valkey
 
-from flows.secrets import SecretStore
+from flows.runtime.secrets import SecretStore
 from tests.conftest import free_port, run_rempart
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from flows.settings import Settings
-from flows.superset_sync import dataset_uuid, load_assets, marts_for_superset
+from flows.runtime.settings import Settings
+from flows.superset.sync import dataset_uuid, load_assets, marts_for_superset
 from tests.conftest import run_rempart
 
 # Chart params that name columns, and those that name metrics (Superset's own keys).

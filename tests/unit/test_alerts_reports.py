@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.alerts_reports import DeclarationError, declared_schedules
-from flows.provision import department_slugs
-from flows.report_recipients import RecipientError, recipients_by_audience
-from flows.settings import PROJECT_DIR
-from flows.superset_server import DATA_STEWARDS_REPORT_ACCOUNT, report_account
+from flows.runtime.settings import PROJECT_DIR
+from flows.seeds.departments import department_slugs
+from flows.seeds.recipients import RecipientError, recipients_by_audience
+from flows.superset.schedules import DeclarationError, declared_schedules
+from flows.superset.server import DATA_STEWARDS_REPORT_ACCOUNT, report_account
 
 
 def _declarations(tmp_path: Path, text: str) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flows.backup.backup_set import MANIFEST, list_sets
 from flows.backup.rotation import Keep, sets_to_keep
-from flows.settings import Settings
+from flows.runtime.settings import Settings
 
 FIRST = date(2026, 10, 25)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from flows.settings import PROJECT_DIR
+from flows.runtime.settings import PROJECT_DIR
 
 EXAMPLES = PROJECT_DIR / "data" / "examples"
 GENERATOR = EXAMPLES / "generate.py"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.provision import DEPARTMENTS_SEED, directory_groups
-from flows.settings import PROJECT_DIR
+from flows.runtime.settings import PROJECT_DIR
+from flows.seeds.departments import DEPARTMENTS_SEED, directory_groups
 
 
 def test_the_seed_maps_each_group_to_one_department() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flows.disk_encryption import at_rest
+from flows.runtime.disk_encryption import at_rest
 
 # Mount points under {root}, a folder of the test's, so the folders asked about exist.
 MOUNTINFO = """\

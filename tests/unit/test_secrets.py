@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.secrets import KNOWN_SECRETS, SecretError, SecretStore
-from flows.settings import PROJECT_DIR
+from flows.runtime.secrets import KNOWN_SECRETS, SecretError, SecretStore
+from flows.runtime.settings import PROJECT_DIR
 
 
 def test_secret_is_generated_once_with_owner_only_permissions(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.secrets import SecretStore
-from flows.secrets_export import (
+from flows.runtime.secrets import SecretStore
+from flows.secrets.transfer import (
     HEADER_BYTES,
     MAGIC,
     SALT_BYTES,

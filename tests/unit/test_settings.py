@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import PROJECT_DIR, Settings
+from flows.runtime.settings import PROJECT_DIR, Settings
 
 
 def test_defaults_live_in_the_project(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from flows.settings import load_settings
-from flows.source_suggestion import date_order, decimal_separator, name_pattern, slug
-from flows.upload_service import Refused, safe_name, source_of
+from flows.runtime.settings import load_settings
+from flows.seeds.suggestion import date_order, decimal_separator, name_pattern, slug
+from flows.uploads.service import Refused, safe_name, source_of
 from loaders.formats import FileType, first_bytes_contradict
 
 

@@ -1,4 +1,4 @@
-"""The pipeline reads what Superset's processes write in Redis (flows/superset_cache.py and
+"""The pipeline reads what Superset's processes write in Redis (flows/superset/answer_cache.py and
 superset/rempart_superset/shared_state.py live in two environments that cannot import each
 other): the key names and the latency buckets must be the same on both sides."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from flows import superset_cache
+from flows.superset import answer_cache
 
 SHARED_STATE = Path(__file__).parents[2] / "superset" / "rempart_superset" / "shared_state.py"
 
@@ -30,5 +30,5 @@ def _constants(path: Path) -> dict[str, object]:
 def test_both_sides_name_the_same_keys_and_buckets() -> None:
     written = _constants(SHARED_STATE)
     for name in ("KEY_ROOT", "GENERATION_KEY", "COUNTERS_KEY", "TIMING_KEY_PREFIX"):
-        assert getattr(superset_cache, name) == written[name], name
-    assert written["TIMING_BUCKETS_MS"] == superset_cache.TIMING_BUCKETS_MS
+        assert getattr(answer_cache, name) == written[name], name
+    assert written["TIMING_BUCKETS_MS"] == answer_cache.TIMING_BUCKETS_MS

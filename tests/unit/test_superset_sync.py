@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.provision import department_slugs
-from flows.superset_server import SupersetError
-from flows.superset_sync import _dataset_config, dataset_uuid, differences, marts_for_superset
+from flows.seeds.departments import department_slugs
+from flows.superset.server import SupersetError
+from flows.superset.sync import _dataset_config, dataset_uuid, differences, marts_for_superset
 
 
 def _manifest(**column_overrides: object) -> dict:

@@ -4,7 +4,7 @@ import os
 import time
 from pathlib import Path
 
-from flows.orchestration import _stable_files
+from flows.cli.run_loop import _stable_files
 
 
 def test_a_file_is_taken_only_once_it_stops_changing(tmp_path: Path) -> None:

@@ -25,9 +25,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.database import connection_info
-from flows.seeds import read_seed, seed_path
-from flows.settings import Settings
+from flows.runtime.database import connection_info
+from flows.runtime.settings import Settings
+from flows.seeds.reader import read_seed, seed_path
 from loaders.checksum import digest_file
 
 SAMPLE_ROWS = 2000

@@ -28,8 +28,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
 
 ADMIN_ROLE = "rempart_admin"
 DATABASE_NAME = "rempart"

@@ -30,10 +30,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from flows.database import role_connection
-from flows.provision import READER_GROUP, TRANSFORMER_ROLE
-from flows.settings import Settings
-from flows.superset_cache import new_cache_generation
+from flows.names import READER_GROUP, TRANSFORMER_ROLE
+from flows.runtime.database import role_connection
+from flows.runtime.settings import Settings
+from flows.superset.answer_cache import new_cache_generation
 
 PENDING_SCHEMA = "marts_pending"
 PUBLISHED_SCHEMA = "marts"

@@ -25,18 +25,15 @@ from typing import Any, NoReturn
 
 import psutil
 
-from flows.database import connection_info
-from flows.provision import (
-    SUPERSET_AUDIT_ROLE,
-    department_slugs,
-    directory_groups,
-    superset_passfile,
-)
-from flows.redis_server import EmbeddedRedis, redis_url
-from flows.redis_server import status as redis_status
-from flows.report_recipients import data_stewards_mail
-from flows.secrets import SecretStore
-from flows.settings import PROJECT_DIR, Settings
+from flows.names import SUPERSET_AUDIT_ROLE
+from flows.runtime.database import connection_info
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import PROJECT_DIR, Settings
+from flows.runtime.valkey import EmbeddedRedis, redis_url
+from flows.runtime.valkey import status as redis_status
+from flows.seeds.departments import department_slugs, directory_groups
+from flows.seeds.recipients import data_stewards_mail
+from flows.warehouse.provision import superset_passfile
 
 SUPERSET_VENV = PROJECT_DIR / ".venv-superset"
 CONFIG_PATH = PROJECT_DIR / "superset" / "superset_config.py"
@@ -83,7 +80,7 @@ SYNC_PERMISSIONS: list[tuple[str, str]] = [
 ]
 WAREHOUSE_NAME = "Rempart warehouse"  # Superset's database entry of the warehouse
 VIEWER_ROLE_PREFIX = "Viewer "  # as in superset_config.py: `Viewer <department_slug>`
-# A marker role, no permission in Superset: the upload page (flows/upload_service.py) lets its
+# A marker role, no permission in Superset: the upload page (flows/uploads/service.py) lets its
 # members send files of their department's sources.
 UPLOADER_ROLE_PREFIX = "Uploader "
 # The accounts reports run as: one per department (its viewer role, so a department's report
@@ -339,7 +336,7 @@ class SupersetServer:
         """The supervisor's pid, if it runs."""
         try:
             pid = int(self.pidfile.read_text().strip())
-            if "flows.supervisor" in " ".join(psutil.Process(pid).cmdline()):
+            if "flows.runtime.supervisor" in " ".join(psutil.Process(pid).cmdline()):
                 return pid
         except (OSError, ValueError, psutil.Error):
             pass
@@ -688,7 +685,7 @@ class SupersetServer:
         self.state_file.unlink(missing_ok=True)
         with self.supervisor_log.open("a", encoding="utf-8") as log:
             supervisor = subprocess.Popen(
-                [sys.executable, "-m", "flows.supervisor", str(self.spec_file)],
+                [sys.executable, "-m", "flows.runtime.supervisor", str(self.spec_file)],
                 cwd=PROJECT_DIR,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

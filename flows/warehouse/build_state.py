@@ -16,10 +16,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from flows.database import role_connection
-from flows.provision import TRANSFORMER_ROLE
-from flows.publish import BUILDS
-from flows.settings import Settings
+from flows.names import TRANSFORMER_ROLE
+from flows.runtime.database import role_connection
+from flows.runtime.settings import Settings
+from flows.warehouse.publish import BUILDS
 
 # What a run's build and sync depend on besides the landed data.
 PROJECT_FOLDERS = ("models", "macros", "seeds", "dbt_project", "superset/assets")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from flows.database import role_connection
-from flows.settings import Settings
+from flows.runtime.database import role_connection
+from flows.runtime.settings import Settings
 from loaders.audit import append_event
 from loaders.schema import LOADER_ROLE
 

@@ -6,34 +6,23 @@ a fresh external database) is ready without a separate set-up step.
 
 from __future__ import annotations
 
-import csv
-import re
-import sys
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from flows.database import connection_info, role_connection, role_password, write_pgpass
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.names import (
+    ANALYST_ROLE,
+    READER_GROUP,
+    SUPERSET_AUDIT_ROLE,
+    TRANSFORMER_ROLE,
+    VIEWER_ROLE_PREFIX,
+)
+from flows.runtime.database import connection_info, role_password, write_pgpass
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
+from flows.seeds.departments import department_slugs
 from loaders.schema import LOADER_ROLE, MIGRATION_LOCK, ensure_login_role, install_key, migrate
-
-TRANSFORMER_ROLE = "rempart_transformer"
-
-# Who reads the marts (Superset's connections), derived from the departments seed, the one
-# declaration of departments: `rempart_analyst` reads every department,
-# `rempart_viewer_<department>` one. Both are members of the group `rempart_reader`, to which dbt
-# grants SELECT on the marts, and whose rows the policies of
-# macros/security/department_row_security.sql filter by `current_user`. The role names here and
-# the vars in dbt_project.yml must agree.
-READER_GROUP = "rempart_reader"
-ANALYST_ROLE = "rempart_analyst"
-VIEWER_ROLE_PREFIX = "rempart_viewer_"
-# Superset's event logger appends to the audit trail as this role, which can do nothing else.
-SUPERSET_AUDIT_ROLE = "rempart_superset_audit"
-DEPARTMENTS_SEED = "seeds/departments.csv"
-_DEPARTMENT_SLUG = re.compile(r"^[a-z0-9_]{1,40}$")
 
 # Pseudonyms are keyed HMACs computed inside the database by a function that runs with its
 # owner's rights: dbt calls privacy.pseudonymise(column) and never sees the key, which lives in
@@ -113,37 +102,6 @@ def _provision_transformer(conn: psycopg.Connection, password: str) -> None:
             )
 
 
-def department_slugs(project_dir: Path) -> list[str]:
-    """The departments declared in the seed; a slug names roles, so its alphabet is narrow."""
-    path = project_dir / DEPARTMENTS_SEED
-    with path.open(encoding="utf-8", newline="") as handle:
-        slugs = [row["department_slug"].strip() for row in csv.DictReader(handle)]
-    for line, slug in enumerate(slugs, start=2):
-        if not _DEPARTMENT_SLUG.match(slug):
-            raise ValueError(
-                f"{path}, line {line}: department_slug {slug!r} must be 1 to 40 characters "
-                "among a-z, 0-9 and _"
-            )
-    return slugs
-
-
-def directory_groups(project_dir: Path) -> dict[str, str]:
-    """{directory group: department} from the seed (departments without a group are left
-    out: nobody from the directory becomes their viewer)."""
-    path = project_dir / DEPARTMENTS_SEED
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    groups: dict[str, str] = {}
-    for line, row in enumerate(rows, start=2):
-        group = (row.get("directory_group") or "").strip()
-        if not group:
-            continue
-        if group in groups:
-            raise ValueError(f"{path}, line {line}: directory_group {group!r} is used twice")
-        groups[group] = row["department_slug"].strip()
-    return groups
-
-
 def reader_roles(settings: Settings) -> list[str]:
     """Every login role Superset may connect to the warehouse as."""
     return [ANALYST_ROLE] + [
@@ -206,31 +164,3 @@ def prepare_database(settings: Settings) -> None:
             install_key(admin, "pseudonymisation", secrets.get_bytes("pseudonymisation_key"))
         _provision_transformer(admin, role_password(settings, TRANSFORMER_ROLE))
         _provision_readers(admin, settings)
-
-
-def tool_environment(settings: Settings) -> dict[str, str]:
-    """Environment for dbt and other tools, as the transformer role; never a password."""
-    connection = role_connection(settings, TRANSFORMER_ROLE)
-    env = {
-        **connection.libpq_env(),
-        "REMPART_DB_HOST": connection.host,
-        "REMPART_DB_PORT": str(connection.port),
-        "REMPART_DB_USER": connection.user,
-        "REMPART_DB_NAME": connection.dbname,
-        "REMPART_DB_SSLMODE": connection.options.get(
-            "sslmode", "disable" if connection.host.startswith("/") else "prefer"
-        ),
-        "DBT_PROFILES_DIR": str(settings.project_dir / "dbt_project"),
-        "DBT_PROJECT_DIR": str(settings.project_dir),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-        # Timestamps without a zone in source files are read as UTC, whatever the server says.
-        "PGOPTIONS": "-c timezone=UTC",
-    }
-    return env
-
-
-def venv_binary(name: str) -> str:
-    """A tool installed beside this Python (dbt), else whatever PATH finds."""
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name

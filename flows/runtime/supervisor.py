@@ -1,7 +1,7 @@
 """A small process supervisor: it starts a set of long-running services, restarts one that
 dies, and writes what it sees to a state file that `status` commands read.
 
-`rempart superset start` runs it (`python -m flows.supervisor SPEC`) in a session of its own
+`rempart superset start` runs it (`python -m flows.runtime.supervisor SPEC`) in a session of its own
 for Superset's gunicorn, Celery worker and Celery beat. Each service's output goes to its own
 log; a service that exits is started again after a delay that doubles while it keeps failing
 (1 s, 2 s, ... 60 s) and falls back to 1 s once it has stayed up a minute. Children get

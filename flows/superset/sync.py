@@ -32,14 +32,14 @@ from urllib.parse import quote
 import httpx
 import yaml
 
-from flows import alerts_reports
-from flows.alerts_reports import ScheduleReport
-from flows.database import connection_info
-from flows.provision import ANALYST_ROLE as ANALYST_DB_ROLE
-from flows.provision import department_slugs, superset_passfile
-from flows.secrets import SecretStore
-from flows.settings import Settings
-from flows.superset_server import (
+from flows.names import ANALYST_ROLE as ANALYST_DB_ROLE
+from flows.runtime.database import connection_info
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import PROJECT_DIR, Settings
+from flows.seeds.departments import department_slugs
+from flows.superset import schedules
+from flows.superset.schedules import ScheduleReport
+from flows.superset.server import (
     ANALYST_ROLE,
     SYNC_USERNAME,
     UPLOADER_ROLE_PREFIX,
@@ -49,8 +49,9 @@ from flows.superset_server import (
     SupersetServer,
     password_secret,
 )
+from flows.warehouse.provision import superset_passfile
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "superset" / "assets"
+ASSETS_DIR = PROJECT_DIR / "superset" / "assets"
 MARTS_SCHEMA = "marts"
 PENDING_SCHEMA = "marts_pending"
 EXPORT_VERSION = "1.0.0"
@@ -622,7 +623,7 @@ def _sync_roles(
     for department in departments:
         wanted[viewer_role(department)] = viewer
         # A marker for the upload page, granting nothing in Superset; here so that an
-        # administrator finds it to give (flows/upload_service.py).
+        # administrator finds it to give (flows/uploads/service.py).
         wanted[UPLOADER_ROLE_PREFIX + department] = set()
     for role, permission_ids in wanted.items():
         role_id = roles.get(role)
@@ -801,6 +802,6 @@ def sync(
         _sync_dashboard_roles(client, bundle, departments, report)
     finally:
         client.close()
-    report.schedules = alerts_reports.apply(settings, evaluate=evaluate_alerts)
+    report.schedules = schedules.apply(settings, evaluate=evaluate_alerts)
     progress(f"Superset sync: {report.summary()}")
     return report

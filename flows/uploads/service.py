@@ -8,9 +8,9 @@ whose name is that of a source (seeds/source_kinds.csv) of one of those departme
 
 A file is streamed to a hidden temporary name, its size checked as it arrives and its type
 (loaders/formats.py) before it is renamed into the inbox, with a record of its uploader
-(flows/uploads.py); then a run lands it. The page polls the upload's status: the registry's
-verdict on the file and the outcome of the run that took it. Cookie requests carry a CSRF
-token bound to the session, and a foreign Origin is refused.
+(flows/warehouse/upload_records.py); then a run lands it. The page polls the upload's
+status: the registry's verdict on the file and the outcome of the run that took it. Cookie
+requests carry a CSRF token bound to the session, and a foreign Origin is refused.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from flows import uploads
-from flows.database import connection_info, role_connection
-from flows.secrets import SecretStore
-from flows.seeds import read_seed
-from flows.settings import Settings
-from flows.superset_server import UPLOADER_ROLE_PREFIX
+from flows.runtime.database import connection_info, role_connection
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
+from flows.seeds.reader import read_seed
+from flows.superset.server import UPLOADER_ROLE_PREFIX
+from flows.warehouse import upload_records
 from loaders.audit import append_event
 from loaders.errors import RejectedFile
 from loaders.formats import EXTENSIONS, FileType, detect_type, first_bytes_contradict
@@ -191,7 +191,7 @@ class UploadService:
         if declared > self.max_bytes:
             raise Refused(413, self._too_large(name))
         inbox = self.settings.inbox_dir
-        pending = uploads.pending_dir(inbox)
+        pending = upload_records.pending_dir(inbox)
         pending.mkdir(parents=True, exist_ok=True)
         target = inbox / name
         if target.exists():
@@ -217,8 +217,10 @@ class UploadService:
                 raise Refused(400, f"{name} is empty")
             await run_in_threadpool(self._check_type, temporary, name, size)
             sha256 = digest.hexdigest()
-            record = uploads.UploadRecord(uploader.username, sha256, datetime.now(UTC).isoformat())
-            uploads.write_record(inbox, name, record)
+            record = upload_records.UploadRecord(
+                uploader.username, sha256, datetime.now(UTC).isoformat()
+            )
+            upload_records.write_record(inbox, name, record)
             if target.exists():
                 raise Refused(409, f"a file named {name} arrived meanwhile; try later")
             os.replace(temporary, target)

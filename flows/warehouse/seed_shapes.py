@@ -13,9 +13,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from flows.database import role_connection
-from flows.provision import TRANSFORMER_ROLE
-from flows.settings import Settings
+from flows.names import TRANSFORMER_ROLE
+from flows.runtime.database import role_connection
+from flows.runtime.settings import Settings
 
 SEEDS_SCHEMA = "seeds"  # dbt_project.yml: seeds: +schema: seeds
 

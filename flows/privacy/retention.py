@@ -28,8 +28,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from flows.database import connection_info
-from flows.settings import Settings
+from flows.runtime.database import connection_info
+from flows.runtime.settings import Settings
 from loaders.archive import destroy_file
 from loaders.audit import append_event
 

@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from flows import uploads
-from flows.database import DatabaseError, role_connection
-from flows.provision import prepare_database
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.runtime.database import DatabaseError, role_connection
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
+from flows.warehouse import upload_records
+from flows.warehouse.provision import prepare_database
 from loaders.landing import LandingConfig, LandingResult, inbox_files, land_file
 from loaders.schema import LOADER_ROLE
 
@@ -82,7 +82,7 @@ def ingest(
                         markup=False,
                     )
                 task = progress.add_task(path.name, total=size or 1)
-                uploader = uploads.uploader_of(path, settings.inbox_dir)
+                uploader = upload_records.uploader_of(path, settings.inbox_dir)
                 result = _land_one(
                     conn,
                     path,
@@ -91,7 +91,7 @@ def ingest(
                 )
                 progress.update(task, completed=size or 1)
                 if uploader and result.status != "skipped":
-                    uploads.forget(path, settings.inbox_dir)
+                    upload_records.forget(path, settings.inbox_dir)
                 results.append(result)
                 if not interactive:
                     console.print(

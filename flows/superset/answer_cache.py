@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.redis_server import EmbeddedRedis, client, redis_url
-from flows.settings import Settings
+from flows.runtime.settings import Settings
+from flows.runtime.valkey import EmbeddedRedis, client, redis_url
 
 KEY_ROOT = "rempart:superset"
 GENERATION_KEY = f"{KEY_ROOT}:cache_generation"

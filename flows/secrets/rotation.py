@@ -40,10 +40,10 @@ from flows.backup.backup_set import (
     read_member,
     seal_member,
 )
-from flows.database import connection_info, write_pgpass
-from flows.provision import prepare_database
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.runtime.database import connection_info, write_pgpass
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
+from flows.warehouse.provision import prepare_database
 from loaders.archive import opens_with, produced_stream, reencrypt_file, sync_folder
 from loaders.audit import ROTATION, append_event
 from loaders.schema import key_fingerprint, key_pads
@@ -311,7 +311,7 @@ def _rotate_pseudonymisation_key(
     _finish(secrets, "pseudonymisation_key", value)
     _audit(settings, "pseudonymisation_key", old, new)
     progress("pseudonymisation_key: rebuilding the marts from raw (a full-refresh run)")
-    from flows.orchestration import run_pipeline
+    from flows.cli.run_loop import run_pipeline
 
     if run_pipeline(settings, full_refresh=True) != 0:
         raise RotationError(
@@ -330,7 +330,7 @@ def _rotate_pseudonymisation_key(
 def _rotate_superset_secret_key(
     settings: Settings, secrets: SecretStore, progress: Callable
 ) -> str:
-    from flows.superset_server import SupersetError, SupersetServer
+    from flows.superset.server import SupersetError, SupersetServer
 
     server = SupersetServer(settings)
     old = secrets.get_bytes("superset_secret_key")

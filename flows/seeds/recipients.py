@@ -1,8 +1,9 @@
 """Who receives Rempart's alerts and reports: seeds/report_recipients.csv, by audience.
 
 An audience is a department of seeds/departments.csv or the data stewards; a recipient is a
-mail address or an HTTPS webhook. Read by the sync of alerts and reports (alerts_reports.py)
-and by Superset's start, which tells Superset where a failing report's notice goes.
+mail address or an HTTPS webhook. Read by the sync of alerts and reports
+(flows/superset/schedules.py) and by Superset's start, which tells Superset where a failing
+report's notice goes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from flows.settings import PROJECT_DIR
+from flows.runtime.settings import PROJECT_DIR
 
 RECIPIENTS_SEED = PROJECT_DIR / "seeds" / "report_recipients.csv"
 DATA_STEWARDS = "data_stewards"

@@ -29,9 +29,9 @@ from urllib.parse import quote, urlsplit
 
 import psutil
 
-from flows.database import EMBEDDED_SYSTEM_USER, prepare_system_account
-from flows.secrets import SecretStore
-from flows.settings import Settings
+from flows.runtime.database import EMBEDDED_SYSTEM_USER, prepare_system_account
+from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import Settings
 
 SERVER = "valkey-server"
 

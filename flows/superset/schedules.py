@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from flows.provision import department_slugs
-from flows.report_recipients import DATA_STEWARDS, RecipientError, recipients_by_audience
-from flows.settings import PROJECT_DIR, Settings
-from flows.superset_server import (
+from flows.runtime.settings import PROJECT_DIR, Settings
+from flows.seeds.departments import department_slugs
+from flows.seeds.recipients import DATA_STEWARDS, RecipientError, recipients_by_audience
+from flows.superset.server import (
     DATA_STEWARDS_REPORT_ACCOUNT,
     WAREHOUSE_NAME,
     SupersetError,
