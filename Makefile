@@ -19,12 +19,14 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help demo test lint format stop venv superset-venv system-packages clean
+.PHONY: help demo test test-fast lint format stop venv superset-venv system-packages clean
 
 help:
 	@echo "make demo   run Rempart end to end on the demo files (embedded PostgreSQL)"
-	@echo "make test   run every check: ruff, sqlfluff, pytest"
-	@echo "make lint   ruff and sqlfluff only"
+	@echo "make test   run every check: ruff, import contracts, sqlfluff, pytest"
+	@echo "make test-fast  the inner loop: ruff, import contracts, unit and integration tests"
+	@echo "                without Superset or the slow ones (no browser, a few minutes)"
+	@echo "make lint   ruff, import contracts and sqlfluff only"
 	@echo "make stop   stop what make demo left running (Superset and its workers, Redis, PostgreSQL)"
 
 # uv, pinned, in a private tools folder: nothing is installed outside the project.
@@ -69,6 +71,8 @@ lint: venv
 	@echo "==> ruff"
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@echo "==> import contracts (pyproject.toml: the rooms of flows/ and their layers)"
+	@$(VENV)/bin/lint-imports --no-cache
 	@echo "==> sqlfluff (dbt templater, on a throw-away database)"
 	@$(REMPART) db scratch -- $(VENV)/bin/sqlfluff lint models dbt_project
 
@@ -85,6 +89,13 @@ system-packages:
 test: system-packages lint superset-venv
 	@echo "==> pytest"
 	@$(VENV)/bin/pytest
+
+# The inner loop: what needs neither Superset nor a browser, nor the slow tests.
+test-fast: venv
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache
+	@$(VENV)/bin/pytest tests/unit tests/integration -m "not slow and not e2e"
 
 clean:
 	rm -rf target logs .pytest_cache .ruff_cache

@@ -12,12 +12,17 @@ schedules it for teams that run one.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
 from flows.backup.backup_set import create_backups
 from flows.backup.rotation import rotate
 from flows.backup.verify import last_verifications, verify_set
+from flows.pipeline import rempart_pipeline
+from flows.privacy.retention import RetentionError
+from flows.privacy.retention import apply_retention as remove_due
 from flows.runtime.settings import Settings, load_settings
 from flows.warehouse.provision import prepare_database
 
@@ -34,8 +39,6 @@ def create_backup(settings: Settings) -> str:
 
 @task(name="verify_backup")
 def verify_backup(settings: Settings, path: str) -> list[str]:
-    from pathlib import Path
-
     result = verify_set(settings, Path(path), progress=get_run_logger().info)
     return result.problems
 
@@ -48,9 +51,6 @@ def rotate_backups(settings: Settings) -> list[str]:
 
 @task(name="apply_retention")
 def apply_retention(settings: Settings) -> str:
-    from flows.privacy.retention import RetentionError
-    from flows.privacy.retention import apply_retention as remove_due
-
     try:
         report = remove_due(settings, progress=get_run_logger().info)
     except RetentionError as error:  # nothing built yet: nothing can be due
@@ -70,8 +70,6 @@ def rempart_maintenance() -> dict[str, object]:
     removed = rotate_backups(settings)
     expired = apply_retention(settings)
     if expired:  # the marts, rebuilt from what raw still holds, show no expired value
-        from flows.pipeline import rempart_pipeline
-
         rempart_pipeline(full_refresh=True)
     outcome = {
         "backup": made,

@@ -14,6 +14,7 @@ its failures in `marts.pipeline_builds`, and every run's outcome in the audit tr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -21,12 +22,15 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.logging import get_run_logger
+from rich.console import Console
 
 from flows.privacy.erasure import returned_subjects
 from flows.runtime.database import DatabaseError
 from flows.runtime.settings import Settings, load_settings
-from flows.superset import sync
+from flows.runtime.tools import tool_environment
+from flows.superset import answer_cache, sync
 from flows.warehouse import build_state, publish, seed_shapes
+from flows.warehouse.landing import ingest
 from flows.warehouse.run_audit import (
     BuildFailed,
     BuildSummary,
@@ -54,10 +58,6 @@ def _is_transient(_task: object, _run: object, state: object) -> bool:
     retry_condition_fn=_is_transient,
 )
 def ingest_inbox(settings: Settings, paths: list[Path]) -> LandingSummary:
-    from rich.console import Console
-
-    from flows.warehouse.landing import ingest
-
     console = Console(stderr=True, width=120)
     results = ingest(settings, paths, console)
     summary = LandingSummary()
@@ -77,8 +77,6 @@ def ingest_inbox(settings: Settings, paths: list[Path]) -> LandingSummary:
 
 def _dbt_environment(settings: Settings) -> None:
     """dbt runs in this process: give it the connection settings the `rempart` command uses."""
-    from flows.runtime.tools import tool_environment
-
     os.environ.update(tool_environment(settings))
 
 
@@ -191,8 +189,6 @@ def _reload_reshaped_seeds(settings: Settings, runner: object) -> None:
 
 def _invocation_id(settings: Settings) -> str:
     """The id of the dbt invocation that just ran, as its run results record it."""
-    import json
-
     path = Path(settings.dbt_target_dir) / "run_results.json"
     try:
         return str(json.loads(path.read_text())["metadata"]["invocation_id"])
@@ -218,6 +214,8 @@ def publish_marts(settings: Settings, build: BuildSummary, project_hash: str) ->
             project_hash=project_hash,
             vouch_for_build=build.scope == "new data",
         )
+        # After the commit: a request that reads the new generation reads the new marts.
+        logger.info(answer_cache.new_cache_generation(settings))
         message = report.summary()
     logger.info(message)
     return message

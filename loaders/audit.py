@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.types.json import Jsonb
 
-from loaders.schema import key_fingerprint
+from loaders.schema import key_fingerprint, key_pads
 
 
 def append_event(
@@ -109,3 +109,27 @@ def verify_chain(conn: psycopg.Connection, audit_keys: bytes | Sequence[bytes]) 
                     )
             previous_hash = event_hash
     return ChainReport(count)
+
+
+def continue_chain(conn: psycopg.Connection, new_key: bytes, actor: str, reason: str) -> None:
+    """In the caller's transaction: an `audit_key_rotated` event signed under the installed
+    audit key, naming the new one, which then signs every later event."""
+    (installed,) = conn.execute(
+        "select fingerprint from private.keys where key_name = 'audit'"
+    ).fetchone()
+    append_event(
+        conn,
+        ROTATION,
+        actor,
+        details={
+            "old_key_fingerprint": installed,
+            "new_key_fingerprint": key_fingerprint(new_key),
+            "reason": reason,
+        },
+    )
+    inner, outer = key_pads(new_key)
+    conn.execute(
+        "update private.keys set inner_pad = %s, outer_pad = %s, fingerprint = %s "
+        "where key_name = 'audit'",
+        (inner, outer, key_fingerprint(new_key)),
+    )

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from subprocess import Popen
 from typing import BinaryIO
@@ -36,6 +37,7 @@ from typing import BinaryIO
 import psycopg
 from psycopg import sql
 
+from flows.privacy.erasure import register_entries, write_journals
 from flows.runtime.database import EmbeddedServer, connection_info
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
@@ -225,8 +227,6 @@ def _sqlite_copy(database: Path, scratch_parent: Path) -> Iterator[BinaryIO]:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("rempart")
     except PackageNotFoundError:
@@ -336,8 +336,6 @@ def create_backups(settings: Settings, progress: Callable[[str], None] = print) 
 def _refresh_erasure_journals(settings: Settings) -> None:
     """Every destination holds the erasure register beside its sets, for a restore to apply
     what was erased after a set was made (flows/privacy/erasure.py)."""
-    from flows.privacy.erasure import register_entries, write_journals
-
     with connection_info(settings).connect() as conn:
         if conn.execute("select to_regclass('privacy.erasures')").fetchone()[0] is None:
             return

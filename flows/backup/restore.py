@@ -41,6 +41,7 @@ from flows.backup.backup_set import (
     read_member,
 )
 from flows.backup.verify import differences, restore_warehouse
+from flows.privacy.erasure import read_journals, reapply_erasures, register_entries
 from flows.runtime.database import ConnectionInfo, DatabaseError, EmbeddedServer, connection_info
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
@@ -48,7 +49,7 @@ from flows.superset.answer_cache import new_cache_generation
 from flows.superset.server import SupersetServer
 from flows.warehouse.provision import prepare_database
 from loaders.archive import produced_stream
-from loaders.audit import append_event
+from loaders.audit import append_event, continue_chain
 from loaders.schema import install_key, key_fingerprint
 
 SUPERSET_MEMBER = "superset.db.enc"
@@ -272,8 +273,6 @@ def restore_set(
     if retired_audit_key is not None:
         # The restored trail ends under an audit key rotated since: it continues, through a
         # signed rotation event, under the current one.
-        from flows.secrets.rotation import continue_chain
-
         with connection_info(settings).connect() as conn, conn.transaction():
             install_key(conn, "audit", retired_audit_key)
             continue_chain(
@@ -298,8 +297,6 @@ def restore_set(
         )
     # Erasures logged after the set was made (in the destinations' journals, or in the
     # database it replaced) are applied to it again before anyone sees it.
-    from flows.privacy.erasure import read_journals, reapply_erasures
-
     reapplied = reapply_erasures(
         settings, read_journals(settings) + replaced_erasures, f"restore of {path.name}", progress
     )
@@ -313,8 +310,6 @@ def restore_set(
 
 
 def _erasure_register(live: ConnectionInfo) -> list[dict[str, str]]:
-    from flows.privacy.erasure import register_entries
-
     try:
         with live.connect() as conn:
             if conn.execute("select to_regclass('privacy.erasures')").fetchone()[0] is None:

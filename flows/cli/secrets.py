@@ -41,7 +41,8 @@ def rotate(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.secrets.rotation import rotate as rotate_key
 
     try:
-        print(rotate_key(settings, arguments.name, full_rebuild=arguments.full_rebuild))
+        rebuild = full_refresh_run if arguments.full_rebuild else None
+        print(rotate_key(settings, arguments.name, rebuild=rebuild))
     except RotationError as error:
         raise CommandError(str(error)) from error
     return 0
@@ -79,3 +80,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         command.add_argument(
             "--passphrase-file", type=Path, help="read the passphrase from this file (scripts)"
         )
+
+
+def full_refresh_run(settings: Settings) -> int:
+    """The pipeline run that rebuilds every mart from raw (a new pseudonymisation key)."""
+    from flows.cli.run_loop import run_pipeline  # Prefect and dbt load only when a run is due
+
+    return run_pipeline(settings, full_refresh=True)

@@ -16,6 +16,7 @@ The output is Markdown, the same bytes for the same code (no date in it), commit
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -49,8 +50,6 @@ class RegisterError(RuntimeError):
 
 def parse_manifest(settings: Settings) -> dict:
     """dbt's manifest of the project as it is now (`dbt parse`: no database needed)."""
-    import os
-
     completed = subprocess.run(
         [venv_binary("dbt"), "parse", "--quiet"],
         cwd=settings.project_dir,

@@ -27,6 +27,7 @@ from datetime import datetime
 
 import psycopg
 
+from flows.runtime.database import connection_info
 from flows.runtime.settings import Settings
 from loaders.audit import append_event
 
@@ -188,8 +189,6 @@ def keyed_hash(conn: psycopg.Connection, value: str) -> str:
 
 
 def subject_access(settings: Settings, kind: str, value: str) -> list[PersonRow]:
-    from flows.runtime.database import connection_info
-
     with connection_info(settings).connect() as conn:
         check_identifier_kind(settings, kind)
         identifier_hash = keyed_hash(conn, value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -150,8 +151,6 @@ def prepare_system_account(user: str, folders: list[Path]) -> None:
     """The unprivileged account an embedded server runs as when we are root: created if
     missing, and able to traverse down to its folders: search (x) only, never read, is
     granted on the folders above them."""
-    import pwd
-
     try:
         pwd.getpwnam(user)
     except KeyError:

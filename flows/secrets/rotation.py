@@ -24,28 +24,31 @@ audited with the fingerprints (public identifiers) of the old and new keys, neve
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
 
 from flows.backup.backup_set import (
     MANIFEST,
     BackupError,
+    create_backups,
     list_sets,
     read_manifest,
     read_member,
     seal_member,
 )
+from flows.privacy.erasure import JOURNAL
 from flows.runtime.database import connection_info, write_pgpass
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
+from flows.superset.server import SupersetError, SupersetServer
 from flows.warehouse.provision import prepare_database
 from loaders.archive import opens_with, produced_stream, reencrypt_file, sync_folder
-from loaders.audit import ROTATION, append_event
+from loaders.audit import append_event, continue_chain
 from loaders.schema import key_fingerprint, key_pads
 
 PENDING = ".next"
@@ -98,30 +101,6 @@ def _audit(settings: Settings, name: str, old: bytes, new: bytes, **details: obj
         )
 
 
-def continue_chain(conn: psycopg.Connection, new_key: bytes, actor: str, reason: str) -> None:
-    """In the caller's transaction: an `audit_key_rotated` event signed under the installed
-    audit key, naming the new one, which then signs every later event."""
-    (installed,) = conn.execute(
-        "select fingerprint from private.keys where key_name = 'audit'"
-    ).fetchone()
-    append_event(
-        conn,
-        ROTATION,
-        actor,
-        details={
-            "old_key_fingerprint": installed,
-            "new_key_fingerprint": key_fingerprint(new_key),
-            "reason": reason,
-        },
-    )
-    inner, outer = key_pads(new_key)
-    conn.execute(
-        "update private.keys set inner_pad = %s, outer_pad = %s, fingerprint = %s "
-        "where key_name = 'audit'",
-        (inner, outer, key_fingerprint(new_key)),
-    )
-
-
 def _rotate_audit_key(settings: Settings, secrets: SecretStore, progress: Callable) -> str:
     old = secrets.get_bytes("audit_key")
     value = _pending(secrets, "audit_key")
@@ -142,8 +121,6 @@ def _rotate_audit_key(settings: Settings, secrets: SecretStore, progress: Callab
 
 
 def _rotate_archive_key(settings: Settings, secrets: SecretStore, progress: Callable) -> str:
-    from flows.backup.backup_set import create_backups
-
     old = secrets.get_bytes("archive_key")
     value = _pending(secrets, "archive_key")
     new = _key(value)
@@ -194,8 +171,6 @@ def _reseal_set(path: Path, old: bytes, new: bytes) -> bool:
 
 
 def _manifest_bytes(manifest: dict) -> bytes:
-    import json
-
     return json.dumps(manifest, sort_keys=True).encode()
 
 
@@ -221,8 +196,6 @@ def _rotate_backup_key(settings: Settings, secrets: SecretStore, progress: Calla
 
 
 def _reseal_erasure_journal(destination: Path, old: bytes, new: bytes) -> None:
-    from flows.privacy.erasure import JOURNAL
-
     journal = destination / JOURNAL
     if journal.is_file() and not opens_with(journal, new):
         reencrypt_file(journal, old, new)
@@ -278,9 +251,12 @@ def _rotate_passwords(settings: Settings, secrets: SecretStore, which: str) -> s
 
 
 def _rotate_pseudonymisation_key(
-    settings: Settings, secrets: SecretStore, full_rebuild: bool, progress: Callable
+    settings: Settings,
+    secrets: SecretStore,
+    rebuild: Callable[[Settings], int] | None,
+    progress: Callable,
 ) -> str:
-    if not full_rebuild:
+    if rebuild is None:
         raise RotationError(
             "the pseudonymisation key makes every pseudonym: a new key changes all of them, "
             "so the marts must be rebuilt from raw. Run `rempart secrets rotate "
@@ -311,15 +287,11 @@ def _rotate_pseudonymisation_key(
     _finish(secrets, "pseudonymisation_key", value)
     _audit(settings, "pseudonymisation_key", old, new)
     progress("pseudonymisation_key: rebuilding the marts from raw (a full-refresh run)")
-    from flows.cli.run_loop import run_pipeline
-
-    if run_pipeline(settings, full_refresh=True) != 0:
+    if rebuild(settings) != 0:
         raise RotationError(
             "pseudonymisation_key rotated, but the full rebuild failed (see above): run "
             "`rempart run --full-refresh` once it is fixed"
         )
-    from flows.backup.backup_set import create_backups
-
     made = create_backups(settings, progress=progress)[0].path.name
     return (
         f"pseudonymisation_key rotated and every pseudonym rebuilt; new backup {made} (older "
@@ -330,8 +302,6 @@ def _rotate_pseudonymisation_key(
 def _rotate_superset_secret_key(
     settings: Settings, secrets: SecretStore, progress: Callable
 ) -> str:
-    from flows.superset.server import SupersetError, SupersetServer
-
     server = SupersetServer(settings)
     old = secrets.get_bytes("superset_secret_key")
     value = _pending(secrets, "superset_secret_key")
@@ -363,8 +333,14 @@ def _rotate_superset_secret_key(
 
 
 def rotate(
-    settings: Settings, name: str, full_rebuild: bool = False, progress: Callable = print
+    settings: Settings,
+    name: str,
+    rebuild: Callable[[Settings], int] | None = None,
+    progress: Callable = print,
 ) -> str:
+    """Rotate one secret. `rebuild` is the full-refresh run that a new pseudonymisation key
+    needs (the command line passes it when `--full-rebuild` allows it); without it that key
+    is refused."""
     secrets = SecretStore(settings.secrets_dir)
     if secrets.is_external(name):
         raise RotationError(
@@ -378,7 +354,7 @@ def rotate(
     if name == "backup_key":
         return _rotate_backup_key(settings, secrets, progress)
     if name == "pseudonymisation_key":
-        return _rotate_pseudonymisation_key(settings, secrets, full_rebuild, progress)
+        return _rotate_pseudonymisation_key(settings, secrets, rebuild, progress)
     if name == "db-passwords" or (name.startswith("db_") and name.endswith("_password")):
         return _rotate_passwords(settings, secrets, name)
     if name == "superset_secret_key":

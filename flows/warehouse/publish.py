@@ -33,7 +33,6 @@ from psycopg import sql
 from flows.names import READER_GROUP, TRANSFORMER_ROLE
 from flows.runtime.database import role_connection
 from flows.runtime.settings import Settings
-from flows.superset.answer_cache import new_cache_generation
 
 PENDING_SCHEMA = "marts_pending"
 PUBLISHED_SCHEMA = "marts"
@@ -353,10 +352,6 @@ def publish(
                 "update intermediate.dbt_build_runs set passed = true where invocation_id = %s",
                 (build_id,),
             )
-    # After the commit: a request that reads the new generation reads the new marts.
-    message = new_cache_generation(settings)
-    if progress:
-        progress(message)
     return report
 
 
