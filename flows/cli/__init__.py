@@ -28,6 +28,7 @@ from flows.cli.common import CommandError
 from flows.runtime.database import DatabaseError
 from flows.runtime.secrets import SecretError
 from flows.runtime.settings import load_settings
+from flows.warehouse.provision import prepare_database
 from loaders.schema import KeyMismatchError
 
 GROUPS = (
@@ -70,7 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     arguments.passthrough = passthrough
     try:
-        return arguments.run(load_settings(), arguments)
+        settings = load_settings()
+        if getattr(arguments.run, "needs_database", False):
+            prepare_database(settings)
+        return arguments.run(settings, arguments)
     except ValidationError as error:
         problems = "; ".join(
             f"REMPART_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()

@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from flows.cli.common import CommandError
+from flows.cli.common import CommandError, needs_database
 from flows.runtime.database import connection_info
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
-from flows.warehouse.provision import prepare_database
 
 
+@needs_database
 def verify(settings: Settings, arguments: argparse.Namespace) -> int:
     from loaders.audit import verify_chain
 
-    prepare_database(settings)
     keys = SecretStore(settings.secrets_dir).keyring("audit_key")
     with connection_info(settings).connect() as conn:
         report = verify_chain(conn, keys)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from flows.backup.backup_set import BackupError, BackupSet, create_backups, list_sets
 from flows.backup.verify import last_verifications, verify_set
-from flows.cli.common import CommandError
+from flows.cli.common import CommandError, needs_database
 from flows.runtime.settings import Settings
-from flows.warehouse.provision import prepare_database
 
 
 def _all_sets(settings: Settings) -> dict[str, BackupSet]:
@@ -29,8 +28,8 @@ def _chosen(settings: Settings, name: str | None, doing: str) -> BackupSet:
     return chosen
 
 
+@needs_database
 def create(settings: Settings, arguments: argparse.Namespace) -> int:
-    prepare_database(settings)
     try:
         create_backups(settings)
     except BackupError as error:
@@ -38,8 +37,8 @@ def create(settings: Settings, arguments: argparse.Namespace) -> int:
     return 0
 
 
+@needs_database
 def verify(settings: Settings, arguments: argparse.Namespace) -> int:
-    prepare_database(settings)
     chosen = _chosen(settings, arguments.set_name, "verify")
     result = verify_set(settings, chosen.path)
     if result.passed:
@@ -79,18 +78,18 @@ def restore(settings: Settings, arguments: argparse.Namespace) -> int:
     return 0
 
 
+@needs_database
 def rotate(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.backup.rotation import rotate as rotate_sets
 
-    prepare_database(settings)
     passed = {name for name, (ok, _) in last_verifications(settings).items() if ok}
     removed = rotate_sets(settings, passed, dry_run=arguments.dry_run)
     print(f"{len(removed)} set(s) {'would be ' if arguments.dry_run else ''}removed")
     return 0
 
 
+@needs_database
 def show(settings: Settings, arguments: argparse.Namespace) -> int:
-    prepare_database(settings)
     verified = last_verifications(settings)
     now = datetime.now(UTC)
     for destination in settings.backup_destinations:

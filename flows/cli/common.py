@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+Command = TypeVar("Command", bound=Callable[..., int])
 
 
 class CommandError(RuntimeError):
     """A failure the user can act on: printed as one line, exit code 1, no traceback."""
+
+
+def needs_database(command: Command) -> Command:
+    """Marks a command that works on the warehouse: `main` prepares the database (schemas,
+    roles, keys: idempotent and quick) once, before running it."""
+    command.needs_database = True  # type: ignore[attr-defined]
+    return command
 
 
 def read_passphrase(passphrase_file: Path | None, confirm: bool) -> str:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.cli.common import CommandError
+from flows.cli.common import CommandError, needs_database
 from flows.runtime.settings import Settings
 
 
+@needs_database
 def metrics(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.metrics import exposition, serve
-    from flows.warehouse.provision import prepare_database
 
-    prepare_database(settings)
     if arguments.once:
         sys.stdout.write(exposition(settings).decode())
         return 0

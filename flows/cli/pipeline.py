@@ -9,25 +9,24 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from flows.cli.common import CommandError
+from flows.cli.common import CommandError, needs_database
 from flows.runtime.settings import Settings
 from flows.runtime.tools import tool_environment, venv_binary
-from flows.warehouse.provision import prepare_database
 
 
+@needs_database
 def print_env(settings: Settings, arguments: argparse.Namespace) -> int:
-    prepare_database(settings)
     for key, value in tool_environment(settings).items():
         print(f"export {key}={shlex.quote(value)}")
     return 0
 
 
+@needs_database
 def dbt(settings: Settings, arguments: argparse.Namespace) -> int:
     return run_dbt(settings, arguments.passthrough)
 
 
 def run_dbt(settings: Settings, args: list[str]) -> int:
-    prepare_database(settings)
     env = {**os.environ, **tool_environment(settings)}
     completed = subprocess.run(
         [venv_binary("dbt"), *args], cwd=settings.project_dir, env=env, check=False
@@ -65,6 +64,7 @@ def watch(settings: Settings, arguments: argparse.Namespace) -> int:
     return watch_inbox(settings, arguments.interval, arguments.quiet_seconds)
 
 
+@needs_database
 def docs(settings: Settings, arguments: argparse.Namespace) -> int:
     """Generate dbt docs and serve them on 127.0.0.1 only (the lineage graph)."""
     if run_dbt(settings, ["docs", "generate"]) != 0:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from flows.cli.common import CommandError
+from flows.cli.common import CommandError, needs_database
 from flows.runtime.settings import Settings
 
 
@@ -33,12 +33,11 @@ def _identifier(arguments: argparse.Namespace) -> tuple[str, str]:
     return kind, value
 
 
+@needs_database
 def report(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.privacy.subject import SubjectError, render, subject_access
-    from flows.warehouse.provision import prepare_database
 
     kind, value = _identifier(arguments)
-    prepare_database(settings)
     try:
         print(render(subject_access(settings, kind, value), kind.replace("_", " ")))
     except SubjectError as error:
@@ -46,14 +45,13 @@ def report(settings: Settings, arguments: argparse.Namespace) -> int:
     return 0
 
 
+@needs_database
 def erase(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.privacy.erasure import ErasureError
     from flows.privacy.erasure import erase as erase_person
     from flows.privacy.subject import SubjectError
-    from flows.warehouse.provision import prepare_database
 
     kind, value = _identifier(arguments)
-    prepare_database(settings)
     try:
         done = erase_person(settings, kind, value)
     except (ErasureError, SubjectError) as error:

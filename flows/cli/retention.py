@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from flows.cli.common import CommandError
+from flows.cli.common import CommandError, needs_database
 from flows.runtime.settings import Settings
-from flows.warehouse.provision import prepare_database
 
 
+@needs_database
 def apply(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.privacy.retention import RetentionError, apply_retention
 
-    prepare_database(settings)
     try:
         report = apply_retention(settings, dry_run=arguments.dry_run)
     except RetentionError as error:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from flows.cli.common import CommandError
+from flows.cli.common import CommandError, needs_database
 from flows.runtime.settings import Settings
-from flows.warehouse.provision import prepare_database
 
 
+@needs_database
 def suggest(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.seeds.suggestion import SuggestionError, write
     from flows.seeds.suggestion import suggest as make_suggestion
 
-    prepare_database(settings)
     try:
         suggestion = make_suggestion(settings, arguments.file, arguments.department)
     except SuggestionError as error:

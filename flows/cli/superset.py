@@ -13,7 +13,6 @@ from flows.warehouse.provision import prepare_database
 
 
 def start(settings: Settings, server: superset_server.SupersetServer) -> None:
-    prepare_database(settings)
     print(f"Superset: {server.start()}")
     secrets = SecretStore(settings.secrets_dir)
     print(f"Dashboards: {server.url}/dashboard/list/")
@@ -31,15 +30,20 @@ def start(settings: Settings, server: superset_server.SupersetServer) -> None:
     print("  second-factor code of a demo account: rempart superset otp USER")
 
 
+# The actions that read or write the warehouse (the others manage processes or local files).
+WORKS_ON_THE_WAREHOUSE = {"start", "serve", "sync", "unlock", "mfa", "send"}
+
+
 def superset(settings: Settings, arguments: argparse.Namespace) -> int:
     action = arguments.superset_command
     username = getattr(arguments, "username", None)
     server = superset_server.SupersetServer(settings)
+    if action in WORKS_ON_THE_WAREHOUSE:
+        prepare_database(settings)
     try:
         if action == "start":
             start(settings, server)
         elif action == "serve":
-            prepare_database(settings)
             server.serve(arguments.service)
         elif action == "stop":
             print(f"Superset: {server.stop()}")
@@ -48,16 +52,12 @@ def superset(settings: Settings, arguments: argparse.Namespace) -> int:
             print(f"Superset: {status.detail}")
             return 0 if status.running else 1
         elif action == "sync":
-            prepare_database(settings)
             sync.sync(settings)
         elif action == "unlock":
-            prepare_database(settings)
             print(server.unlock(username))
         elif action == "mfa":
-            prepare_database(settings)
             print(server.reset_second_factor(username))
         elif action == "send":
-            prepare_database(settings)
             for name in schedules.send_now(settings, arguments.names):
                 print(f"queued: {name} (Superset's worker runs it now; its log says how it went)")
         elif action == "otp":

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from flows.cli.common import needs_database
 from flows.runtime.settings import Settings
-from flows.warehouse.provision import prepare_database
 
 
+@needs_database
 def serve(settings: Settings, arguments: argparse.Namespace) -> int:
     import uvicorn
 
     from flows.uploads.service import build_app
 
-    prepare_database(settings)
     superset_url = settings.superset_internal_url or f"http://127.0.0.1:{settings.superset_port}"
     port = arguments.port or settings.upload_port
     print(f"upload page on http://{settings.listen_host}:{port}/upload (Ctrl-C stops)")
