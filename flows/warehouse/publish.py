@@ -30,12 +30,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from flows.names import READER_GROUP, TRANSFORMER_ROLE
+from flows.names import MARTS_SCHEMA, PENDING_MARTS_SCHEMA, READER_GROUP, TRANSFORMER_ROLE
 from flows.runtime.database import role_connection
 from flows.runtime.settings import Settings
 
-PENDING_SCHEMA = "marts_pending"
-PUBLISHED_SCHEMA = "marts"
+PENDING_SCHEMA = PENDING_MARTS_SCHEMA
+PUBLISHED_SCHEMA = MARTS_SCHEMA
 STAMP_COLUMN = "_built_at"
 # The log of publications lives beside dbt's log of builds, where readers never look.
 PUBLICATIONS = sql.Identifier("intermediate", "rempart_publications")
