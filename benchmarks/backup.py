@@ -27,7 +27,7 @@ apart (their children's peak), being PostgreSQL's own tools.
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/backup.py [--rows N]
+    .venv/bin/python -m benchmarks.backup [--rows N]
 
 Results to stdout, progress to stderr. PASS or MISS never changes the exit status; it is 1
 only when something failed.
@@ -36,17 +36,16 @@ only when something failed.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.harness.installation import installation, work_folder
+from benchmarks.harness.options import argument_parser
+from benchmarks.harness.processes import report_to_parent, ru_maxrss_kib, run_child
+from benchmarks.harness.report import MB, progress, verdict
 
-MB = 1_000_000
 FILES = 5
 CREATE_RATIO_TARGET = 0.7  # create MB/s / pg_dump MB/s
 RSS_TARGET_MB = 150.0
@@ -64,10 +63,6 @@ select %(file_id)s, '', n, array[
 ]
 from generate_series(%(first)s::integer, %(last)s::integer) as n
 """
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _land_rows(settings: object, file_number: int, rows: int) -> None:
@@ -98,16 +93,7 @@ def _land_rows(settings: object, file_number: int, rows: int) -> None:
 
 def _measure(action: str, env: dict[str, str], target: str) -> dict[str, float]:
     """Run `create` or `verify` in a fresh interpreter; its seconds and peak RSS."""
-    completed = subprocess.run(
-        [sys.executable, __file__, "--child", action, target],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"{action} failed:\n{completed.stderr[-2000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return run_child(__file__, "--child", action, target, env=env)
 
 
 def _child(action: str, target: str) -> None:
@@ -118,21 +104,21 @@ def _child(action: str, target: str) -> None:
     settings = load_settings()
     started = time.monotonic()
     if action == "create":
-        made = create_set(settings, Path(target), progress=_progress)
+        made = create_set(settings, Path(target), progress=progress)
         extra = {"path": str(made.path), "size": made.size}
     else:
-        result = verify_set(settings, Path(target), progress=_progress)
+        result = verify_set(settings, Path(target), progress=progress)
         if not result.passed:
             raise SystemExit(f"verification failed: {result.problems}")
         extra = {}
     seconds = time.monotonic() - started
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    tools = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "rss_mb": own, "tools_rss_mb": tools, **extra}))
+    own = ru_maxrss_kib() / 1024
+    tools = ru_maxrss_kib(resource.RUSAGE_CHILDREN) / 1024
+    report_to_parent({"seconds": seconds, "rss_mb": own, "tools_rss_mb": tools, **extra})
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, __file__)
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -141,37 +127,28 @@ def main() -> int:
         return 0
 
     from flows.backup.backup_set import postgres_tool
-    from flows.runtime.database import connection_info, temporary_server
-    from flows.runtime.settings import load_settings
+    from flows.runtime.database import connection_info
     from flows.warehouse.provision import prepare_database
-    from tests.conftest import isolated_environment
 
-    os.environ.pop("REMPART_DATABASE_URL", None)
-    with temporary_server(load_settings()) as scratch:
-        work = scratch.state_dir / "work"
-        env = {**os.environ, **isolated_environment(scratch.state_dir, work)}
-        env["REMPART_BACKUP_DIRS"] = str(work / "backups")
-        settings = scratch.model_copy(
-            update={
-                "archive_dir": work / "archive",
-                "quarantine_dir": work / "quarantine",
-                "inbox_dir": work / "inbox",
-            }
-        )
+    with (
+        work_folder("rempart-backup-") as work,
+        installation(work, env={"REMPART_BACKUP_DIRS": str(work / "backups")}) as made,
+    ):
+        settings, env = made.settings, made.env
         prepare_database(settings)
         per_file = arguments.rows // FILES
-        _progress(f"landing {per_file:,} rows (file 1 of {FILES})")
+        progress(f"landing {per_file:,} rows (file 1 of {FILES})")
         _land_rows(settings, 1, per_file)
         small = _measure("create", env, str(work / "small"))
         for number in range(2, FILES + 1):
-            _progress(f"landing {per_file:,} rows (file {number} of {FILES})")
+            progress(f"landing {per_file:,} rows (file {number} of {FILES})")
             _land_rows(settings, number, per_file)
         with connection_info(settings).connect(autocommit=True) as conn:
             conn.execute("vacuum analyze")
             conn.execute("checkpoint")
             (size,) = conn.execute("select pg_database_size(current_database())").fetchone()
 
-        _progress("plain pg_dump")
+        progress("plain pg_dump")
         dump_file = work / "plain.dump"
         started = time.monotonic()
         arguments_ = [
@@ -187,9 +164,9 @@ def main() -> int:
         dump_size = dump_file.stat().st_size
         dump_file.unlink()
 
-        _progress("rempart backup create")
+        progress("rempart backup create")
         created = _measure("create", env, str(work / "backups"))
-        _progress("rempart backup verify")
+        progress("rempart backup verify")
         verified = _measure("verify", env, created["path"])
 
     dump_rate = size / MB / dump_seconds
@@ -213,11 +190,11 @@ def main() -> int:
     )
     print(
         f"create / pg_dump throughput: {ratio:.2f} (target >= {CREATE_RATIO_TARGET}) "
-        f"{'PASS' if ratio >= CREATE_RATIO_TARGET else 'MISS'}"
+        f"{verdict(ratio >= CREATE_RATIO_TARGET)}"
     )
     print(
         f"peak RSS: {peak:.0f} MB (target < {RSS_TARGET_MB:.0f}) "
-        f"{'PASS' if peak < RSS_TARGET_MB else 'MISS'}; at a fifth of the rows "
+        f"{verdict(peak < RSS_TARGET_MB)}; at a fifth of the rows "
         f"{small['rss_mb']:.0f} MB, ratio {created['rss_mb'] / small['rss_mb']:.2f} (flat ~ 1)"
     )
     return 0

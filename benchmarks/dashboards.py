@@ -4,7 +4,7 @@ What is measured, in one run, on a throw-away embedded PostgreSQL server, Redis 
 of its own (free ports on 127.0.0.1), so the user's `.rempart/` is never touched:
 
 1. Set-up, untimed: a sales export of 5,000,000 rows (`--rows`, the generator of
-   `benchmarks/transform.py`; one KPI value a row, three departments) lands through
+   `benchmarks/harness/sales.py`; one KPI value a row, three departments) lands through
    `rempart run`, which builds and publishes the marts (5M rows in `fct_kpi_values`),
    starts Superset and syncs it.
 2. The KPI overview's charts, asked of the chart-data API as the dashboard asks them: each
@@ -27,7 +27,7 @@ most 6x the one-viewer median and under 500 ms; cached p95 under 50 ms; no error
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/dashboards.py [--rows N] [--seconds S] [--layouts 3x4,1x8]
+    .venv/bin/python -m benchmarks.dashboards [--rows N] [--seconds S] [--layouts 3x4,1x8]
 
 The results go to stdout, progress to stderr. Targets are marked PASS or MISS and never change
 the exit status; it is 1 only when something failed.
@@ -36,28 +36,20 @@ the exit status; it is 1 only when something failed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import sales
+from benchmarks.harness.installation import installation, log_in, set_up_with_sales, work_folder
+from benchmarks.harness.options import argument_parser
+from benchmarks.harness.report import Column, format_table, progress, verdict
 
-import transform  # the sales generator of the transform benchmark
-from freshness import free_port, progress
-
-VENV_BIN = Path(sys.executable).parent
 VIEWERS = 10
 ALONE_REPEATS = 20
 KPI_SHOWN = "Revenue"  # the KPI filter's value: the sales export's main KPI
@@ -94,18 +86,6 @@ def overview_requests(http: httpx.Client) -> dict[str, dict]:
         body.update(result_format="json", result_type="full")
         requests[chart["slice_name"]] = body
     return requests
-
-
-def rempart(env: dict[str, str], *args: str, log: Path) -> int:
-    with log.open("a") as output:
-        return subprocess.run(
-            [str(VENV_BIN / "rempart"), *args],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            check=False,
-            timeout=7200,
-        ).returncode
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -228,7 +208,7 @@ def run_viewers(people: list[Person], seconds: float, think: float, force: bool)
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, __file__)
     parser.add_argument("--rows", type=int, default=5_000_000, help="KPI values landed")
     parser.add_argument("--seconds", type=float, default=90, help="each phase at ten viewers")
     parser.add_argument("--think", type=float, default=1.0, help="a viewer's pause per load")
@@ -241,164 +221,123 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    from flows.runtime.database import temporary_server
-    from flows.runtime.secrets import SecretStore
-    from flows.runtime.settings import PROJECT_DIR, load_settings
+    from flows.runtime.settings import PROJECT_DIR
     from flows.seeds.departments import department_slugs
-    from flows.superset.server import SupersetServer, current_demo_code, password_secret
-    from flows.superset.sync import SupersetClient
+    from flows.superset.rest_client import SupersetClient
+    from flows.superset.server import SupersetServer
     from flows.warehouse.provision import superset_passfile
 
     layouts = [tuple(int(n) for n in layout.split("x")) for layout in arguments.layouts.split(",")]
-    workdir = Path(tempfile.mkdtemp(prefix="rempart-dashboards-"))
-    log = workdir / "rempart.log"
     results: list[tuple[str, str, str, str]] = []
-    try:
-        with temporary_server(load_settings()) as scratch, contextlib.ExitStack() as cleanup:
-            port, redis_port = free_port(), free_port()
-            env = {
-                **os.environ,
-                "REMPART_DATABASE_URL": "",
-                "REMPART_STATE_DIR": str(scratch.state_dir),
-                "REMPART_INBOX_DIR": str(workdir / "inbox"),
-                "REMPART_ARCHIVE_DIR": str(workdir / "archive"),
-                "REMPART_QUARANTINE_DIR": str(workdir / "quarantine"),
-                "REMPART_SUPERSET_PORT": str(port),
-                "REMPART_REDIS_PORT": str(redis_port),
-                "DBT_TARGET_PATH": str(workdir / "target"),
-                "DBT_LOG_PATH": str(workdir / "logs"),
-                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-                "DO_NOT_TRACK": "1",
+    with (
+        work_folder("rempart-dashboards-", keep=arguments.keep) as workdir,
+        installation(workdir, superset=True) as made,
+    ):
+        settings, log = made.settings, workdir / "rempart.log"
+        plan = sales.DataPlan(rows=arguments.rows, new_keys=1, updates=1)
+        if set_up_with_sales(made, plan) is None:
+            return 1
+
+        import psycopg
+
+        from flows.runtime.database import connection_info
+
+        with connection_info(settings).connect() as conn:
+            (facts,) = conn.execute("select count(*) from marts.fct_kpi_values").fetchone()
+            (summary,) = conn.execute("select count(*) from marts.kpi_daily_summary").fetchone()
+        progress(f"fct_kpi_values: {facts:,} rows; kpi_daily_summary: {summary:,} rows")
+        url = SupersetServer(settings).url
+        departments = department_slugs(PROJECT_DIR)
+        tokens = {}
+        for department in departments:
+            tokens[department] = log_in(settings, f"viewer_{department}").access_token
+            time.sleep(0.1)
+        probe = SupersetClient(url, tokens[departments[0]])
+        requests = overview_requests(probe.http)
+        probe.close()
+        info = connection_info(settings)
+
+        def as_first_department() -> psycopg.Connection:
+            return psycopg.connect(
+                host=info.host,
+                port=info.port,
+                dbname=info.dbname,
+                user=f"rempart_viewer_{departments[0]}",
+                passfile=str(superset_passfile(settings)),
+                autocommit=True,
+            )
+
+        alone = Viewer(url, tokens[departments[0]], requests, "127.0.0.30")
+        floor, each = sql_floor(alone, as_first_department)
+        alone.close()
+        for name, seconds in each.items():
+            progress(f"  SQL floor, {name}: {seconds * 1000:.1f} ms")
+        results.append((f"SQL floor, {len(requests)} charts", f"{floor * 1000:.0f} ms", "", ""))
+
+        for workers, threads in layouts:
+            layout = f"{workers} worker(s) x {threads} threads"
+            progress(f"Superset with {layout}...")
+            made.rempart("superset", "stop", log=log)
+            layout_env = {
+                "REMPART_SUPERSET_WORKERS": str(workers),
+                "REMPART_SUPERSET_THREADS": str(threads),
             }
-            cleanup.callback(rempart, env, "redis", "stop", log=log)
-            cleanup.callback(rempart, env, "superset", "stop", log=log)
-            settings = scratch.model_copy(update={"superset_port": port, "redis_port": redis_port})
-            inbox = workdir / "inbox"
-            inbox.mkdir()
-            plan = transform.DataPlan(rows=arguments.rows, new_keys=1, updates=1)
-            big, _ = transform.generate(workdir, plan)
-            shutil.move(big, inbox / big.name)
-            progress("set-up: rempart run (land, build, publish, start Superset, sync)...")
-            started = time.perf_counter()
-            if rempart(env, "run", log=log) != 0:
-                progress(f"the set-up run failed: see {log}")
+            code, _ = made.rempart("superset", "start", log=log, env=layout_env)
+            if code != 0:
+                progress(f"Superset did not start with {layout}: see {log}")
                 return 1
-            progress(f"  {time.perf_counter() - started:.0f} s")
-
-            import psycopg
-
-            from flows.runtime.database import connection_info
-
-            with connection_info(settings).connect() as conn:
-                (facts,) = conn.execute("select count(*) from marts.fct_kpi_values").fetchone()
-                (summary,) = conn.execute("select count(*) from marts.kpi_daily_summary").fetchone()
-            progress(f"fct_kpi_values: {facts:,} rows; kpi_daily_summary: {summary:,} rows")
-            secrets = SecretStore(settings.secrets_dir)
-            url = SupersetServer(settings).url
-            departments = department_slugs(PROJECT_DIR)
-            tokens = {}
-            for department in departments:
-                account = f"viewer_{department}"
-                tokens[department] = SupersetClient.log_in(
-                    url,
-                    account,
-                    secrets.get(password_secret(account)),
-                    otp=current_demo_code(settings, account),
-                ).access_token
-                time.sleep(0.1)
-            probe = SupersetClient(url, tokens[departments[0]])
-            requests = overview_requests(probe.http)
-            probe.close()
-            info = connection_info(settings)
-
-            def as_first_department() -> psycopg.Connection:
-                return psycopg.connect(
-                    host=info.host,
-                    port=info.port,
-                    dbname=info.dbname,
-                    user=f"rempart_viewer_{departments[0]}",
-                    passfile=str(superset_passfile(settings)),
-                    autocommit=True,
-                )
-
-            alone = Viewer(url, tokens[departments[0]], requests, "127.0.0.30")
-            floor, each = sql_floor(alone, as_first_department)
+            alone = Viewer(url, tokens[departments[0]], requests, "127.0.0.31")
+            alone.dashboard(force=True)  # each worker's first request pays its start-up
+            walls = [alone.dashboard(force=True) for _ in range(ALONE_REPEATS)]
             alone.close()
-            for name, seconds in each.items():
-                progress(f"  SQL floor, {name}: {seconds * 1000:.1f} ms")
-            results.append((f"SQL floor, {len(requests)} charts", f"{floor * 1000:.0f} ms", "", ""))
-
-            for workers, threads in layouts:
-                layout = f"{workers} worker(s) x {threads} threads"
-                progress(f"Superset with {layout}...")
-                rempart(env, "superset", "stop", log=log)
-                layout_env = {
-                    **env,
-                    "REMPART_SUPERSET_WORKERS": str(workers),
-                    "REMPART_SUPERSET_THREADS": str(threads),
-                }
-                if rempart(layout_env, "superset", "start", log=log) != 0:
-                    progress(f"Superset did not start with {layout}: see {log}")
-                    return 1
-                alone = Viewer(url, tokens[departments[0]], requests, "127.0.0.31")
-                alone.dashboard(force=True)  # each worker's first request pays its start-up
-                walls = [alone.dashboard(force=True) for _ in range(ALONE_REPEATS)]
-                alone.close()
-                one = statistics.median(walls)
+            one = statistics.median(walls)
+            results.append(
+                (
+                    f"{layout}: one viewer alone (uncached)",
+                    f"{one * 1000:.0f} ms ({one / floor:.1f}x floor)",
+                    "<= 2x floor",
+                    verdict(one <= 2 * floor),
+                )
+            )
+            people = [
+                Person(
+                    url,
+                    tokens[departments[n % len(departments)]],
+                    requests,
+                    f"127.0.0.{40 + n}",
+                )
+                for n in range(VIEWERS)
+            ]
+            for force in (True, False):
+                kind = "uncached" if force else "cached"
+                progress(f"  ten viewers, {kind}, {arguments.seconds:.0f} s...")
+                load = run_viewers(people, arguments.seconds, arguments.think, force)
+                if not load.latencies:
+                    results.append((f"{layout}: ten viewers, {kind}", "no answer", "", "MISS"))
+                    continue
+                p50 = percentile(load.latencies, 0.5)
+                p95 = percentile(load.latencies, 0.95)
+                rate = len(load.latencies) / load.elapsed
+                if force:
+                    target = min(6 * one, 0.5)
+                    met = p95 <= target
+                    wanted = f"p95 <= {target * 1000:.0f} ms"
+                else:
+                    met = p95 < 0.05
+                    wanted = "p95 < 50 ms"
+                clean = load.errors == 0 and load.limited == 0
                 results.append(
                     (
-                        f"{layout}: one viewer alone (uncached)",
-                        f"{one * 1000:.0f} ms ({one / floor:.1f}x floor)",
-                        "<= 2x floor",
-                        "PASS" if one <= 2 * floor else "MISS",
+                        f"{layout}: ten viewers, {kind}",
+                        f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+                        f"{rate:.1f} answers/s, {load.errors} errors, {load.limited} x 429",
+                        wanted + ", no error",
+                        verdict(met and clean),
                     )
                 )
-                people = [
-                    Person(
-                        url,
-                        tokens[departments[n % len(departments)]],
-                        requests,
-                        f"127.0.0.{40 + n}",
-                    )
-                    for n in range(VIEWERS)
-                ]
-                for force in (True, False):
-                    kind = "uncached" if force else "cached"
-                    progress(f"  ten viewers, {kind}, {arguments.seconds:.0f} s...")
-                    load = run_viewers(people, arguments.seconds, arguments.think, force)
-                    if not load.latencies:
-                        results.append((f"{layout}: ten viewers, {kind}", "no answer", "", "MISS"))
-                        continue
-                    p50 = percentile(load.latencies, 0.5)
-                    p95 = percentile(load.latencies, 0.95)
-                    rate = len(load.latencies) / load.elapsed
-                    if force:
-                        target = min(6 * one, 0.5)
-                        verdict = "PASS" if p95 <= target else "MISS"
-                        wanted = f"p95 <= {target * 1000:.0f} ms"
-                    else:
-                        verdict = "PASS" if p95 < 0.05 else "MISS"
-                        wanted = "p95 < 50 ms"
-                    clean = load.errors == 0 and load.limited == 0
-                    results.append(
-                        (
-                            f"{layout}: ten viewers, {kind}",
-                            f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
-                            f"{rate:.1f} answers/s, {load.errors} errors, {load.limited} x 429",
-                            wanted + ", no error",
-                            verdict if clean else "MISS",
-                        )
-                    )
-    finally:
-        if arguments.keep:
-            progress(f"work folder kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
-    width = max(len(row[0]) for row in results)
     print(f"\nKPI overview, {arguments.rows:,} KPI values, {VIEWERS} viewers, one run")
-    for name, value, target, verdict in results:
-        print(f"{name:<{width}}  {value:<60} {target:<28} {verdict}")
+    print(format_table([Column(), Column(width=59), Column(width=27), Column()], results))
     return 0
 
 

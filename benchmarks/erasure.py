@@ -20,7 +20,7 @@ What is measured, in one run, each step in a fresh Python process (its peak RSS 
 Printed: MB/s of each, the ratio of erase to reseal, each one's peak RSS, and how much more
 the erase takes than the reseal per MB of file.
 
-    .venv/bin/python benchmarks/erasure.py [--mb N]
+    .venv/bin/python -m benchmarks.erasure [--mb N]
 
 Results to stdout, progress to stderr; the exit status is 1 only when something failed.
 """
@@ -30,16 +30,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.harness.options import argument_parser
+from benchmarks.harness.processes import report_to_parent, ru_maxrss_kib, run_child
+from benchmarks.harness.report import progress
 
 ERASED = "erase.me@customer.example"
 
@@ -125,23 +124,15 @@ def _step(kind: str, step: str, path: Path) -> None:
             raise SystemExit("the rewrite does not read back as the rows kept")
         encrypt_file(io.BytesIO(rewritten), path, key)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak}))
+    report_to_parent({"seconds": seconds, "peak_mb": ru_maxrss_kib() / 1024})
 
 
 def _measure(kind: str, step: str, path: Path) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--step", kind, step, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(__file__, "--step", kind, step, str(path))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, __file__)
     parser.add_argument("--mb", type=int, default=100, help="size of each file (MB)")
     parser.add_argument("--step", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--make", help=argparse.SUPPRESS)
@@ -151,23 +142,17 @@ def main() -> int:
         return 0
     if arguments.make:
         sealed = _make(Path(arguments.make), arguments.mb)
-        print(json.dumps({kind: str(path) for kind, path in sealed.items()}))
+        report_to_parent({kind: str(path) for kind, path in sealed.items()})
         return 0
     with tempfile.TemporaryDirectory(prefix="rempart-erasure-bench-") as scratch:
-        print(f"making two files of {arguments.mb} MB", file=sys.stderr)
+        progress(f"making two files of {arguments.mb} MB")
         # Made in a process of its own: a process started by one that grew keeps its peak
         # RSS (Linux carries it across fork and exec), so this one stays small.
-        made = subprocess.run(
-            [sys.executable, __file__, "--make", scratch, "--mb", str(arguments.mb)],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        sealed = {k: Path(v) for k, v in json.loads(made.stdout.strip().splitlines()[-1]).items()}
+        made = run_child(__file__, "--make", scratch, "--mb", str(arguments.mb))
+        sealed = {kind: Path(path) for kind, path in made.items()}
         for kind, path in sealed.items():
             size = path.stat().st_size / (1 << 20)
-            print(f"{kind}: reseal, then erase", file=sys.stderr)
+            progress(f"{kind}: reseal, then erase")
             reseal = _measure(kind, "reseal", path)
             erase = _measure(kind, "erase", path)
             print(

@@ -14,23 +14,24 @@ files land and `rempart run` builds everything; then a small file of 1% more row
 each source and `rempart run` builds again (an incremental build). From dbt's
 run_results.json: the seconds of each parsing model in both builds, and their ratio.
 
-    .venv/bin/python benchmarks/generic_sources.py [--rows N]
+    .venv/bin/python -m benchmarks.generic_sources [--rows N]
 
 Results go to stdout, progress to stderr; the exit status is 1 only if a run failed.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.harness.installation import installation, work_folder
+from benchmarks.harness.options import argument_parser
+from benchmarks.harness.report import progress
 
 HEADER = "date_mesure;département;catégorie;sous_catégorie;indicateur;valeur;unité\n"
 KPIS = {"sales_fr": ["chiffre_affaires", "unites_vendues"], "bench_long": ["bench_ca", "bench_uv"]}
@@ -46,10 +47,6 @@ SEED_LINES = {
 PROJECT_PARTS = ("flows", "loaders", "models", "macros", "seeds", "dbt_project")
 PROJECT_FILES = ("dbt_project.yml", "pyproject.toml")
 MODELS = {"sales_fr": "int_sales_values_parsed", "bench_long": "int_generic_values_parsed"}
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def write_rows(path: Path, source: str, first: int, count: int) -> None:
@@ -84,47 +81,30 @@ def node_seconds(target: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, __file__)
     parser.add_argument("--rows", type=int, default=200_000, help="rows per source (big file)")
     arguments = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from flows.runtime.database import temporary_server
-    from flows.runtime.settings import PROJECT_DIR, load_settings
+    from flows.runtime.settings import PROJECT_DIR
 
-    work = Path(tempfile.mkdtemp(prefix="rempart-generic-bench-"))
-    try:
+    with work_folder("rempart-generic-bench-") as work:
         project = work / "project"
         copy_project(PROJECT_DIR, project)
-        inbox = work / "inbox"
-        inbox.mkdir()
         small = max(1, arguments.rows // 100)
-        with temporary_server(load_settings()) as scratch:
-            env = {
-                **os.environ,
-                "REMPART_DATABASE_URL": "",
-                "REMPART_STATE_DIR": str(scratch.state_dir),
-                "REMPART_INBOX_DIR": str(inbox),
-                "REMPART_ARCHIVE_DIR": str(work / "archive"),
-                "REMPART_QUARANTINE_DIR": str(work / "quarantine"),
-                "DBT_TARGET_PATH": str(work / "target"),
-                "DBT_LOG_PATH": str(work / "logs"),
-                "REMPART_SUPERSET_SYNC": "false",
-                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-                "DO_NOT_TRACK": "1",
-            }
+        with installation(work, env={"REMPART_SUPERSET_SYNC": "false"}) as made:
             figures: dict[str, dict[str, float]] = {}
             for label, first, count, suffix in (
                 ("full build", 0, arguments.rows, "big"),
                 ("incremental build", arguments.rows, small, "small"),
             ):
                 for source in MODELS:
-                    write_rows(inbox / f"{source}_{suffix}.csv", source, first, count)
+                    write_rows(made.inbox / f"{source}_{suffix}.csv", source, first, count)
                 progress(f"{label}: landing {count:,} rows per source, then rempart run...")
                 started = time.perf_counter()
+                # The copy's own flows, not the installed ones: they read the copy's seeds.
                 done = subprocess.run(
                     [sys.executable, "-m", "flows.cli", "run"],
                     cwd=project,
-                    env=env,
+                    env=made.env,
                     capture_output=True,
                     text=True,
                     check=False,
@@ -136,8 +116,6 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = node_seconds(work / "target")
                 figures[label] = {source: seconds[model] for source, model in MODELS.items()}
                 figures[label]["run"] = wall
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
     print(f"rows per source: {arguments.rows:,}, then {small:,} more")
     print(f"{'build':<20}{'custom (incremental)':>22}{'generic (table)':>18}{'ratio':>8}{'run':>9}")
