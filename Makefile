@@ -75,11 +75,14 @@ lint: venv
 	@$(VENV)/bin/lint-imports --no-cache
 	@echo "==> sqlfluff (dbt templater, on a throw-away database)"
 	@$(REMPART) db scratch -- $(VENV)/bin/sqlfluff lint models dbt_project
+	@echo "==> sqlfluff (the loaders' plain SQL, placeholder templater)"
+	@$(VENV)/bin/sqlfluff lint --templater placeholder loaders/sql
 
 format: venv
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
 	@$(REMPART) db scratch -- $(VENV)/bin/sqlfluff fix models dbt_project
+	@$(VENV)/bin/sqlfluff fix --templater placeholder loaders/sql
 
 # Chromium and its driver for the browser tests: installed if missing and allowed (root or
 # sudo -n), else the exact command to run is printed, within seconds, before anything else.

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from loaders.csv_copy import CsvLayout
 from loaders.errors import RejectedFile
-from loaders.readers import Cells, Sheet
+from loaders.sheets import Cells, Progress, Sheet
 
 # Excel's own limit; wider files exist only by accident, and each row stays one array.
 MAX_COLUMNS = 16_384
@@ -42,7 +42,7 @@ def read_csv(
     handle: BinaryIO,
     layout: CsvLayout,
     size: int = 0,
-    progress: Callable[[float], None] | None = None,
+    progress: Progress | None = None,
 ) -> Sheet:
     """The file's data rows, numbered by record (the header is record 1), cells as written.
 

@@ -4,8 +4,8 @@ The life of a file, in order:
 
 1. claim: an exclusive `flock` on the inbox file, so concurrent runs never take the same file;
 2. check: checksum, type, size, content (`formats.py`), before any row is written;
-3. land, in one transaction: registry row, every data row, the encrypted archive written and
-   synced, the audit events; the commit makes all of it visible at once;
+3. land, in one transaction: registry row, every data row (`records.py`), the encrypted
+   archive written and synced, the audit events; the commit makes all of it visible at once;
 4. clear the inbox: only after the commit, so a crash at any point leaves the file in the inbox
    and the database without any of its rows; the next run lands it (or sees it landed).
 
@@ -20,7 +20,7 @@ import json
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,19 +28,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 import psycopg
-from psycopg import sql
 
-from loaders import archive, readers
+from loaders import archive
 from loaders.audit import append_event
 from loaders.checksum import FileDigest, digest_file
-from loaders.csv_copy import copy_csv, copy_keeps_cells, inspect_csv
-from loaders.csv_reader import check_width, read_csv
 from loaders.errors import RejectedFile
 from loaders.formats import FileType, detect_type
-from loaders.ods_reader import read_ods
-from loaders.readers import Sheet
+from loaders.records import land_records
+from loaders.sheets import Progress
 
-Progress = Callable[[float], None]
 SHA_LOCK_NAMESPACE = 7_265_003  # advisory locks on (namespace, hash of sha256)
 
 
@@ -95,110 +91,6 @@ def claim(path: Path) -> Iterator[BinaryIO]:
 def _archive_path(config: LandingConfig, sha256: str, name: str, when: datetime) -> Path:
     # Named after the content: a retried landing rewrites the same archive, never a second one.
     return config.archive_dir / f"{when:%Y}" / f"{when:%m}" / f"{sha256[:16]}_{name}.enc"
-
-
-def _land_rows(
-    conn: psycopg.Connection,
-    file_id: int,
-    path: Path,
-    handle: BinaryIO,
-    file_type: FileType,
-    digest_size: int,
-    digest: FileDigest,
-    config: LandingConfig,
-    progress: Progress | None,
-) -> int:
-    name = path.name
-    partition = conn.execute("select raw.create_file_partition(%s)", (file_id,)).fetchone()
-    assert partition is not None
-    target = sql.SQL(partition[0])  # already quoted by the database (format %I)
-    if file_type is FileType.CSV:
-        layout = inspect_csv(name, handle, digest, config.csv_encoding)
-        check_width(name, layout.headers)
-        rows = None
-        if copy_keeps_cells(handle, layout):
-            try:
-                with conn.transaction():  # a savepoint: a refused COPY leaves nothing behind
-                    rows = copy_csv(conn, target, file_id, handle, layout, progress, digest_size)
-                    if rows is None:
-                        raise _CopyRefused
-            except _CopyRefused:
-                rows = None
-        if rows is None:
-            sheet = read_csv(name, handle, layout, digest_size, progress)
-            rows = _copy_sheet(conn, target, file_id, name, sheet)
-        _record_sheet(conn, file_id, "", layout.headers, rows)
-        if rows == 0:
-            raise RejectedFile(
-                name,
-                "the file has a header but no data rows",
-                expected="at least one data row",
-                found="only the header",
-            )
-        return rows
-    if file_type is FileType.XLS:
-        sheets = readers.read_xls(name, handle, progress)
-    elif file_type is FileType.JSON:
-        sheets = readers.read_json(name, handle, progress)
-    elif file_type is FileType.JSONL:
-        sheets = readers.read_json_lines(name, handle, digest_size, progress)
-    elif file_type is FileType.ODS:
-        sheets = read_ods(name, handle, progress)
-    else:
-        sheets = readers.read_workbook(name, handle, progress)
-    total = 0
-    for sheet in sheets:
-        rows = _copy_sheet(conn, target, file_id, name, sheet)
-        _record_sheet(conn, file_id, sheet.name, sheet.headers, rows)
-        total += rows
-    if total == 0:
-        raise RejectedFile(
-            name,
-            "the file has no data rows",
-            expected="at least one data row",
-            found="no records" if file_type in (FileType.JSON, FileType.JSONL) else "headers only",
-        )
-    return total
-
-
-class _CopyRefused(Exception):
-    """COPY refused the file; its savepoint is rolled back and Python reads the file."""
-
-
-def _copy_sheet(
-    conn: psycopg.Connection, target: sql.Composable, file_id: int, name: str, sheet: Sheet
-) -> int:
-    """Stream one sheet's rows into the file's partition; return how many."""
-    rows = 0
-    try:
-        with conn.cursor().copy(
-            sql.SQL(
-                "copy {} (file_id, sheet, row_number, cells) from stdin (format binary)"
-            ).format(target)
-        ) as copy:
-            # Binary COPY: psycopg encodes each row in C, several times faster than text.
-            copy.set_types(["bigint", "text", "integer", "text[]"])
-            for row_number, cells in sheet.rows:
-                copy.write_row((file_id, sheet.name, row_number, cells))
-                rows += 1
-    except psycopg.DataError as error:
-        where = f"after {rows} rows"
-        raise RejectedFile(
-            name,
-            "PostgreSQL refused a value",
-            location=f"sheet '{sheet.name}', {where}" if sheet.name else where,
-            found=error.diag.message_primary or str(error),
-        ) from error
-    return rows
-
-
-def _record_sheet(
-    conn: psycopg.Connection, file_id: int, sheet: str, headers: list[str], rows: int
-) -> None:
-    conn.execute(
-        "insert into raw.sheets (file_id, sheet, headers, row_count) values (%s, %s, %s, %s)",
-        (file_id, sheet, headers, rows),
-    )
 
 
 def _quarantine(
@@ -349,8 +241,9 @@ def _land_or_skip(
             message=f"same content as file {original[0]} ({original[1]})",
         )
     file_id = _insert_file(conn, name, file_type, size, sha256, "landed", received_at, config.actor)
-    rows = _land_rows(conn, file_id, path, handle, file_type, size, digest, config, progress)
-    conn.execute("select raw.attach_file_partition(%s)", (file_id,))
+    rows = land_records(
+        conn, file_id, name, handle, file_type, size, digest, config.csv_encoding, progress
+    )
     target = _archive_path(config, sha256, name, received_at)
     archive.encrypt_file(handle, target, config.archive_key)
     conn.execute(

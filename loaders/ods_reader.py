@@ -22,7 +22,8 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from loaders.errors import RejectedFile
-from loaders.readers import Cells, Progress, Sheet, _workbook_headers, cell_text, read_workbook
+from loaders.sheets import Cells, Progress, Sheet, cell_text, workbook_headers
+from loaders.workbook_reader import read_workbook
 
 TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
@@ -141,7 +142,7 @@ def read_opendocument(
         header_index, header_cells = rows[0]
         header = [header_cells.get(first_column + i, "") for i in range(width)]
         header_row = header_index + 1
-        headers = _workbook_headers(file_name, name, header, first_column, header_row)
+        headers = workbook_headers(file_name, name, header, first_column, header_row)
 
         def data_rows(
             rows: list[tuple[int, dict[int, str]]] = rows,

@@ -36,7 +36,7 @@ from xml.etree import ElementTree
 
 from defusedxml import ElementTree as SafeElementTree
 
-from loaders import readers
+from loaders import json_reader, workbook_reader
 from loaders.checksum import digest_file
 from loaders.csv_copy import inspect_csv
 from loaders.csv_reader import read_csv
@@ -243,15 +243,15 @@ def read_rows(
         )
         sheets = iter([read_csv(file_name, handle, layout)])
     elif file_type is FileType.JSON:
-        sheets = readers.read_json(file_name, handle)
+        sheets = json_reader.read_json(file_name, handle)
     elif file_type is FileType.JSONL:
-        sheets = readers.read_json_lines(file_name, handle, len(data))
+        sheets = json_reader.read_json_lines(file_name, handle, len(data))
     elif file_type is FileType.ODS:
         sheets = read_ods(file_name, handle)
     elif file_type is FileType.XLS:
-        sheets = readers.read_xls(file_name, handle)
+        sheets = workbook_reader.read_xls(file_name, handle)
     else:
-        sheets = readers.read_workbook(file_name, handle)
+        sheets = workbook_reader.read_workbook(file_name, handle)
     for sheet in sheets:
         for number, cells in sheet.rows:
             # Paired as it comes: JSON headers only ever grow, by appending.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from loaders import readers
+from loaders import json_reader
 from tests.conftest import run_rempart
 from tests.integration.conftest import Landing
 
@@ -142,7 +142,7 @@ def test_an_unforeseen_reader_failure_fails_that_file_alone(
     def broken_reader(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("sector chain ends early")
 
-    monkeypatch.setattr(readers, "read_json", broken_reader)
+    monkeypatch.setattr(json_reader, "read_json", broken_reader)
     bad = landing.drop("assertion.json", b'[{"kpi": "revenue", "value": 1}]')
     good = landing.drop("after_assertion.csv", b"kpi,value\nrevenue,42\n")
     first, second = landing.ingest(bad, good)

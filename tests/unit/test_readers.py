@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 
 from loaders.csv_copy import _sniff_delimiter
-from loaders.readers import JsonNumber, cell_text, column_letter, json_text
+from loaders.json_reader import JsonNumber, json_text
+from loaders.sheets import cell_text, column_letter
 
 
 @pytest.mark.parametrize(
