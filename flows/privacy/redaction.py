@@ -36,12 +36,11 @@ from xml.etree import ElementTree
 
 from defusedxml import ElementTree as SafeElementTree
 
-from loaders import json_reader, workbook_reader
 from loaders.checksum import digest_file
 from loaders.csv_copy import inspect_csv
 from loaders.csv_reader import read_csv
 from loaders.formats import FileType
-from loaders.ods_reader import read_ods
+from loaders.records import read_sheets
 
 Rows = dict[str, set[int]]  # sheet -> row numbers
 
@@ -242,16 +241,8 @@ def read_rows(
             file_name, handle, digest_file(handle, inspect_text=True), csv_encoding
         )
         sheets = iter([read_csv(file_name, handle, layout)])
-    elif file_type is FileType.JSON:
-        sheets = json_reader.read_json(file_name, handle)
-    elif file_type is FileType.JSONL:
-        sheets = json_reader.read_json_lines(file_name, handle, len(data))
-    elif file_type is FileType.ODS:
-        sheets = read_ods(file_name, handle)
-    elif file_type is FileType.XLS:
-        sheets = workbook_reader.read_xls(file_name, handle)
     else:
-        sheets = workbook_reader.read_workbook(file_name, handle)
+        sheets = read_sheets(file_name, handle, file_type, len(data))
     for sheet in sheets:
         for number, cells in sheet.rows:
             # Paired as it comes: JSON headers only ever grow, by appending.
