@@ -14,8 +14,9 @@ What is measured, in one run, each step in a fresh Python process (its peak RSS 
    of 1,000.
 2. `reseal`: the archived file sealed again under another key (the floor).
 3. `erase`: decrypt, rewrite without that customer's rows, read back and compare, seal,
-   as `flows/privacy/erasure.py` does (without the database: the fingerprint of the rows
-   kept is taken from the original, less the erased rows, as erasure takes it from raw).
+   as `flows/privacy/landed_file_erasure.py` does (without the database: the fingerprint of
+   the rows kept is taken from the original, less the erased rows, as erasure takes it from
+   raw).
 
 Printed: MB/s of each, the ratio of erase to reseal, each one's peak RSS, and how much more
 the erase takes than the reseal per MB of file.

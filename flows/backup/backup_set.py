@@ -37,7 +37,7 @@ from typing import BinaryIO
 import psycopg
 from psycopg import sql
 
-from flows.privacy.erasure import register_entries, write_journals
+from flows.privacy.erasure_register import register_entries, write_journals
 from flows.runtime.database import EmbeddedServer, connection_info
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
@@ -335,7 +335,7 @@ def create_backups(settings: Settings, progress: Callable[[str], None] = print) 
 
 def _refresh_erasure_journals(settings: Settings) -> None:
     """Every destination holds the erasure register beside its sets, for a restore to apply
-    what was erased after a set was made (flows/privacy/erasure.py)."""
+    what was erased after a set was made (flows/privacy/erasure_register.py)."""
     with connection_info(settings).connect() as conn:
         if conn.execute("select to_regclass('privacy.erasures')").fetchone()[0] is None:
             return

@@ -41,7 +41,8 @@ from flows.backup.backup_set import (
     read_member,
 )
 from flows.backup.verify import differences, restore_warehouse
-from flows.privacy.erasure import read_journals, reapply_erasures, register_entries
+from flows.privacy.erasure import reapply_erasures
+from flows.privacy.erasure_register import read_journals, register_entries
 from flows.runtime.database import ConnectionInfo, DatabaseError, EmbeddedServer, connection_info
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings

@@ -41,7 +41,7 @@ from flows.backup.backup_set import (
     read_member,
     seal_member,
 )
-from flows.privacy.erasure import JOURNAL
+from flows.privacy.erasure_register import JOURNAL
 from flows.runtime.database import connection_info, write_pgpass
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings

@@ -20,8 +20,9 @@ import httpx
 import psycopg
 import pytest
 
+from flows.superset.assets_bundle import differences, load_assets, normalised, unzip_export
+from flows.superset.rest_client import SupersetClient
 from flows.superset.server import SupersetServer
-from flows.superset.sync import SupersetClient, differences, load_assets, normalised, unzip_export
 from tests.e2e.conftest import (
     Deployment,
     chart_data,

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.superset.sync import SupersetClient
+from flows.superset.rest_client import SupersetClient
 from tests.conftest import free_port
 from tests.e2e.conftest import Deployment, chart_data, dataset_ids, superset_restarted_with
 

@@ -16,8 +16,8 @@ import httpx
 import pyotp
 import pytest
 
-from flows.superset.server import SYNC_USERNAME, SupersetServer
-from flows.superset.sync import SupersetClient, SupersetError
+from flows.superset.rest_client import SupersetClient
+from flows.superset.server import SYNC_USERNAME, SupersetError, SupersetServer
 from tests.e2e.conftest import Deployment, open_dashboard
 
 pytestmark = pytest.mark.e2e

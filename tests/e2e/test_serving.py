@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from flows.superset.answer_cache import new_cache_generation
+from flows.superset.rest_client import SupersetClient
 from flows.superset.server import SYNC_PERMISSIONS, SYNC_ROLE, SYNC_USERNAME, SupersetServer
-from flows.superset.sync import SupersetClient
 from tests.conftest import run_rempart
 from tests.e2e.conftest import Deployment, dataset_ids
 

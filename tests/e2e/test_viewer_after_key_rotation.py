@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.superset.sync import SupersetClient
+from flows.superset.rest_client import SupersetClient
 from tests.e2e.conftest import Deployment, chart_data, dataset_ids
 
 pytestmark = pytest.mark.e2e

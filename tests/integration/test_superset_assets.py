@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from flows.runtime.settings import Settings
-from flows.superset.sync import dataset_uuid, load_assets, marts_for_superset
+from flows.superset.assets_bundle import load_assets
+from flows.superset.desired_state import dataset_uuid, marts_for_superset
 from tests.conftest import run_rempart
 
 # Chart params that name columns, and those that name metrics (Superset's own keys).

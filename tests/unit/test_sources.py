@@ -9,7 +9,7 @@ import pytest
 
 from flows.runtime.settings import load_settings
 from flows.seeds.suggestion import date_order, decimal_separator, name_pattern, slug
-from flows.uploads.service import Refused, safe_name, source_of
+from flows.uploads.request_checks import Refused, safe_name, source_of
 from loaders.formats import FileType, first_bytes_contradict
 
 
