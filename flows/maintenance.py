@@ -46,7 +46,7 @@ def verify_backup(settings: Settings, path: str) -> list[str]:
 @task(name="rotate_backups")
 def rotate_backups(settings: Settings) -> list[str]:
     passed = {name for name, (ok, _) in last_verifications(settings).items() if ok}
-    return [str(path) for path in rotate(settings, passed)]
+    return [str(path) for path in rotate(settings.backup, settings.state_dir, passed)]
 
 
 @task(name="apply_retention")

@@ -226,7 +226,7 @@ def sync_superset(settings: Settings, published: bool) -> str:
     """Datasets from the marts just built, dashboards from superset/assets, roles and RLS,
     alerts and reports; after a publication, the alerts that watch new data are evaluated."""
     logger = get_run_logger()
-    if not settings.superset_sync:
+    if not settings.superset.sync:
         message = "skipped: REMPART_SUPERSET_SYNC is off"
         logger.info(message)
         return message

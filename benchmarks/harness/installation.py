@@ -113,7 +113,8 @@ def installation(
             port, redis_port = free_port(), free_port()
             environment["REMPART_SUPERSET_PORT"] = str(port)
             environment["REMPART_REDIS_PORT"] = str(redis_port)
-            updates.update(superset_port=port, redis_port=redis_port)
+            updates["superset"] = scratch.superset.model_copy(update={"port": port})
+            updates["redis"] = scratch.redis.model_copy(update={"port": redis_port})
         made = Installation(scratch.model_copy(update=updates), workdir, environment)
         made.inbox.mkdir(parents=True, exist_ok=True)
         if superset:

@@ -9,9 +9,10 @@ import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from flows.backup.backup_set import BackupSet, list_sets
-from flows.runtime.settings import Settings
+from flows.runtime.settings import BackupSettings
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def sets_to_keep(sets: Iterable[BackupSet], keep: Keep, verified: set[str]) -> s
 
 
 def rotate(
-    settings: Settings,
+    backup: BackupSettings,
+    state_dir: Path,
     verified: set[str],
     dry_run: bool = False,
     progress: Callable[[str], None] = print,
@@ -63,20 +65,18 @@ def rotate(
     """Delete, in every destination, the sets the policy does not keep; returns their paths.
     A set is renamed out of sight before it is deleted, so a crash never leaves half a set
     that looks whole."""
-    keep = Keep(
-        settings.backup_keep_daily, settings.backup_keep_weekly, settings.backup_keep_monthly
-    )
+    keep = Keep(backup.keep_daily, backup.keep_weekly, backup.keep_monthly)
     removed = []
-    for destination in settings.backup_destinations:
+    for destination in backup.destinations(state_dir):
         sets = list_sets(destination)
         kept = sets_to_keep(sets, keep, verified)
-        for backup in sets:
-            if backup.path.name in kept:
+        for backup_set in sets:
+            if backup_set.path.name in kept:
                 continue
-            removed.append(str(backup.path))
-            progress(f"{'would remove' if dry_run else 'removing'} {backup.path}")
+            removed.append(str(backup_set.path))
+            progress(f"{'would remove' if dry_run else 'removing'} {backup_set.path}")
             if not dry_run:
-                doomed = destination / f".{backup.path.name}.deleting"
-                os.rename(backup.path, doomed)
+                doomed = destination / f".{backup_set.path.name}.deleting"
+                os.rename(backup_set.path, doomed)
                 shutil.rmtree(doomed)
     return removed

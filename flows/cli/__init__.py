@@ -27,7 +27,7 @@ from flows.cli import (
 from flows.cli.common import CommandError
 from flows.runtime.database import DatabaseError
 from flows.runtime.secrets import SecretError
-from flows.runtime.settings import load_settings
+from flows.runtime.settings import load_settings, variable_name
 from flows.warehouse.provision import prepare_database
 from loaders.schema import KeyMismatchError
 
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return arguments.run(settings, arguments)
     except ValidationError as error:
         problems = "; ".join(
-            f"REMPART_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+            f"{variable_name(error.title, e['loc'])}: {e['msg']}" for e in error.errors()
         )
         print(f"rempart: error: invalid settings: {problems}", file=sys.stderr)
         return 2

@@ -83,7 +83,7 @@ def rotate(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.backup.rotation import rotate as rotate_sets
 
     passed = {name for name, (ok, _) in last_verifications(settings).items() if ok}
-    removed = rotate_sets(settings, passed, dry_run=arguments.dry_run)
+    removed = rotate_sets(settings.backup, settings.state_dir, passed, dry_run=arguments.dry_run)
     print(f"{len(removed)} set(s) {'would be ' if arguments.dry_run else ''}removed")
     return 0
 

@@ -12,7 +12,7 @@ def start(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.runtime.valkey import EmbeddedRedis, RedisError, status
 
     try:
-        if settings.redis_url:
+        if settings.redis.url:
             found = status(settings)
             if not found.running:
                 raise CommandError(found.detail)
@@ -27,7 +27,7 @@ def start(settings: Settings, arguments: argparse.Namespace) -> int:
 def stop(settings: Settings, arguments: argparse.Namespace) -> int:
     from flows.runtime.valkey import EmbeddedRedis
 
-    if settings.redis_url:
+    if settings.redis.url:
         print("REMPART_REDIS_URL is set: the external server is not ours to stop")
         return 0
     print(EmbeddedRedis(settings).stop())

@@ -16,7 +16,7 @@ def start(settings: Settings, server: superset_server.SupersetServer) -> None:
     print(f"Superset: {server.start()}")
     secrets = SecretStore(settings.secrets_dir)
     print(f"Dashboards: {server.url}/dashboard/list/")
-    if settings.auth != "db":
+    if settings.directory.auth != "db":
         print("  log in with your directory account")
         return
     print(

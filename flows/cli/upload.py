@@ -14,8 +14,8 @@ def serve(settings: Settings, arguments: argparse.Namespace) -> int:
 
     from flows.uploads.service import build_app
 
-    superset_url = settings.superset_internal_url or f"http://127.0.0.1:{settings.superset_port}"
-    port = arguments.port or settings.upload_port
+    superset_url = settings.superset.internal_url or f"http://127.0.0.1:{settings.superset.port}"
+    port = arguments.port or settings.upload.port
     print(f"upload page on http://{settings.listen_host}:{port}/upload (Ctrl-C stops)")
     uvicorn.run(
         build_app(settings, superset_url),

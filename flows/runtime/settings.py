@@ -1,108 +1,97 @@
-"""Runtime settings: one typed object, read from `REMPART_*` variables and an optional `.env`."""
+"""Runtime settings, read from `REMPART_*` variables and an optional `.env`.
+
+`Settings` holds what every command needs (paths, the database, who acts) and one part per
+component, each a model of its own read from the same variables as ever (`REMPART_SMTP_HOST`
+is `settings.mail.host`): a component is handed its own part only, as the loaders are handed
+a `LandingConfig`.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+ENV_FILE = PROJECT_DIR / ".env"
 
 
-class Settings(BaseSettings):
-    """Everything Rempart reads from its environment.
-
-    Paths default to folders of the project; relative paths are taken from the project root,
-    so the command behaves the same from any working directory.
-    """
+class Component(BaseSettings):
+    """A part of the settings: its variables are `env_prefix` + the field's name."""
 
     model_config = SettingsConfigDict(
         env_prefix="REMPART_",
-        env_file=PROJECT_DIR / ".env",
+        env_file=ENV_FILE,
         env_file_encoding="utf-8",
         extra="ignore",
+        populate_by_name=True,
     )
 
-    state_dir: Path = Field(
-        default=Path(".rempart"),
-        description="State folder: embedded database, secrets, logs, Prefect and Superset state.",
-    )
-    database_url: str | None = Field(
-        default=None,
-        description="libpq URL of an external PostgreSQL server; unset means the embedded one.",
-    )
-    inbox_dir: Path = Field(default=Path("data/inbox"), description="Where new files arrive.")
-    archive_dir: Path = Field(
-        default=Path("data/archive"), description="Encrypted copies of landed files."
-    )
-    quarantine_dir: Path = Field(
-        default=Path("data/quarantine"), description="Rejected files and their error reports."
-    )
-    max_file_size_mb: int = Field(default=512, gt=0, description="Largest file the loader accepts.")
-    csv_encoding: str = Field(
-        default="auto",
-        description="Encoding of CSV files: auto (UTF-8, else Windows-1252), utf-8, cp1252, "
-        "latin-1.",
-    )
-    user: str = Field(
-        default_factory=getpass.getuser, description="Who is acting, as written to the audit trail."
-    )
-    superset_port: int = Field(default=8088, gt=0, lt=65536, description="Superset's port.")
-    listen_host: str = Field(
-        default="127.0.0.1",
-        description="The address Superset and `rempart metrics` listen on: this machine only. "
-        "In a container, its private network (0.0.0.0), which the compose file never publishes.",
-    )
-    redis_url: str = Field(
-        default="",
-        description="An external Redis or Valkey (redis:// or rediss:// for TLS, password in "
-        "the URL); unset: the embedded Valkey server.",
-    )
-    redis_url_file: Path | None = Field(
-        default=None,
-        description="A file holding that URL (a Docker secret), so the password is in no "
-        "environment variable.",
-    )
-    redis_port: int = Field(
-        default=6390, gt=0, lt=65536, description="The embedded Valkey server's port, on 127.0.0.1."
-    )
-    metrics_token: bool = Field(
-        default=False,
-        description="`rempart metrics` requires the bearer token metrics_token of the secrets "
-        "store.",
-    )
-    redis_max_memory_mb: int = Field(
-        default=256, gt=0, description="The embedded Valkey server's memory limit."
-    )
-    superset_workers: int = Field(
+
+class SupersetSettings(Component):
+    """Superset's server: `REMPART_SUPERSET_*`, and `REMPART_WATERMARK`."""
+
+    model_config = SettingsConfigDict(env_prefix="REMPART_SUPERSET_")
+
+    port: int = Field(default=8088, gt=0, lt=65536, description="Superset's port.")
+    workers: int = Field(
         default=3,
         gt=0,
         le=32,
         description="Superset's gunicorn worker processes (benchmarks/dashboards.py compares).",
     )
-    superset_threads: int = Field(
+    threads: int = Field(
         default=4, gt=0, le=64, description="Threads of each Superset worker process."
     )
-    superset_celery_concurrency: int = Field(
+    celery_concurrency: int = Field(
         default=2, gt=0, le=32, description="Processes of Superset's Celery worker."
     )
-    superset_behind_https: bool = Field(
+    behind_https: bool = Field(
         default=False,
         description="Superset is reached through a TLS-terminating proxy: Secure cookies.",
     )
-    superset_lockout_attempts: int = Field(
+    lockout_attempts: int = Field(
         default=5, gt=0, description="Failed logins of one account that lock it."
     )
-    superset_lockout_window_minutes: float = Field(
+    lockout_window_minutes: float = Field(
         default=15, gt=0, description="Within how many minutes those failures count."
     )
-    superset_lockout_minutes: float = Field(
+    lockout_minutes: float = Field(
         default=15, gt=0, description="How long a locked account stays locked."
     )
+    session_idle_minutes: float = Field(
+        default=30, gt=0, description="A Superset session unused this long ends."
+    )
+    internal_url: str = Field(
+        default="",
+        description="Where Superset's own workers reach it (the reports' browser); unset: "
+        "http://127.0.0.1:<port>.",
+    )
+    public_url: str = Field(
+        default="",
+        description="Where people reach Superset, for the links in reports; unset: the "
+        "internal URL.",
+    )
+    watermark: str = Field(
+        validation_alias=AliasChoices("watermark", "REMPART_WATERMARK"),
+        default="CONFIDENTIEL \N{EN DASH} {username} \N{EN DASH} {datetime}",
+        description="The statement on every PDF, PNG, CSV and Excel file that leaves Rempart: "
+        "{username} and {datetime} are replaced.",
+    )
+    sync: bool = Field(
+        default=True,
+        description="Whether `rempart run` starts Superset and syncs it (false: dbt only).",
+    )
+
+
+class DirectorySettings(Component):
+    """Who logs in, and how: `REMPART_AUTH`, `REMPART_MFA`, `REMPART_LDAP_*`, `REMPART_OIDC_*`,
+    `REMPART_DIRECTORY_*`."""
+
     auth: Literal["db", "ldap", "oidc"] = Field(
         default="db",
         description="Who checks passwords: Superset's own accounts (db), the organisation's "
@@ -143,64 +132,6 @@ class Settings(BaseSettings):
     directory_analyst_group: str = Field(
         default="rempart-analysts", description="Directory group of analysts (every department)."
     )
-    superset_session_idle_minutes: float = Field(
-        default=30, gt=0, description="A Superset session unused this long ends."
-    )
-    backup_dirs: str = Field(
-        default="",
-        description="Where backup sets go, separated by ':' (other disks, mounted remote "
-        "storage); unset: <state>/backups.",
-    )
-    backup_keep_daily: int = Field(default=7, ge=0, description="Daily backup sets kept.")
-    backup_keep_weekly: int = Field(default=4, ge=0, description="Weekly backup sets kept.")
-    backup_keep_monthly: int = Field(default=6, ge=0, description="Monthly backup sets kept.")
-    smtp_host: str = Field(
-        default="",
-        description="Mail server of reports and alerts; unset: they run, and Superset logs what "
-        "it would have sent instead of sending it.",
-    )
-    smtp_port: int = Field(default=587, gt=0, lt=65536, description="Its port.")
-    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
-    smtp_ssl: bool = Field(default=False, description="Connect with TLS from the start (465).")
-    smtp_user: str = Field(
-        default="",
-        description="Account at the mail server, if it asks for one; its password is the "
-        "secret smtp_password of the secrets store, never sent without TLS.",
-    )
-    smtp_mail_from: str = Field(
-        default="rempart@localhost", description="The sender of reports and alerts."
-    )
-    upload_port: int = Field(
-        default=8590, gt=0, lt=65536, description="The upload page's port, on 127.0.0.1."
-    )
-    upload_max_file_size_mb: int = Field(
-        default=100, gt=0, description="Largest file the upload page accepts."
-    )
-    superset_internal_url: str = Field(
-        default="",
-        description="Where Superset's own workers reach it (the reports' browser); unset: "
-        "http://127.0.0.1:<port>.",
-    )
-    superset_public_url: str = Field(
-        default="",
-        description="Where people reach Superset, for the links in reports; unset: the "
-        "internal URL.",
-    )
-    watermark: str = Field(
-        default="CONFIDENTIEL \N{EN DASH} {username} \N{EN DASH} {datetime}",
-        description="The statement on every PDF, PNG, CSV and Excel file that leaves Rempart: "
-        "{username} and {datetime} are replaced.",
-    )
-    superset_sync: bool = Field(
-        default=True,
-        description="Whether `rempart run` starts Superset and syncs it (false: dbt only).",
-    )
-
-    @property
-    def backup_destinations(self) -> list[Path]:
-        if not self.backup_dirs.strip():
-            return [self.state_dir / "backups"]
-        return [Path(part).expanduser().resolve() for part in self.backup_dirs.split(":") if part]
 
     @property
     def mfa_policy(self) -> str:
@@ -208,10 +139,170 @@ class Settings(BaseSettings):
             return self.mfa
         return "off" if self.auth == "oidc" else "required"
 
+
+class MailSettings(Component):
+    """The mail server of reports and alerts: `REMPART_SMTP_*`."""
+
+    model_config = SettingsConfigDict(env_prefix="REMPART_SMTP_")
+
+    host: str = Field(
+        default="",
+        description="Mail server of reports and alerts; unset: they run, and Superset logs what "
+        "it would have sent instead of sending it.",
+    )
+    port: int = Field(default=587, gt=0, lt=65536, description="Its port.")
+    starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
+    ssl: bool = Field(default=False, description="Connect with TLS from the start (465).")
+    user: str = Field(
+        default="",
+        description="Account at the mail server, if it asks for one; its password is the "
+        "secret smtp_password of the secrets store, never sent without TLS.",
+    )
+    mail_from: str = Field(
+        default="rempart@localhost", description="The sender of reports and alerts."
+    )
+
+
+class BackupSettings(Component):
+    """Backup sets, where and how many: `REMPART_BACKUP_*`."""
+
+    model_config = SettingsConfigDict(env_prefix="REMPART_BACKUP_")
+
+    dirs: str = Field(
+        default="",
+        description="Where backup sets go, separated by ':' (other disks, mounted remote "
+        "storage); unset: <state>/backups.",
+    )
+    keep_daily: int = Field(default=7, ge=0, description="Daily backup sets kept.")
+    keep_weekly: int = Field(default=4, ge=0, description="Weekly backup sets kept.")
+    keep_monthly: int = Field(default=6, ge=0, description="Monthly backup sets kept.")
+
+    def destinations(self, state_dir: Path) -> list[Path]:
+        if not self.dirs.strip():
+            return [state_dir / "backups"]
+        return [Path(part).expanduser().resolve() for part in self.dirs.split(":") if part]
+
+
+class UploadSettings(Component):
+    """The upload page: `REMPART_UPLOAD_*`."""
+
+    model_config = SettingsConfigDict(env_prefix="REMPART_UPLOAD_")
+
+    port: int = Field(
+        default=8590, gt=0, lt=65536, description="The upload page's port, on 127.0.0.1."
+    )
+    max_file_size_mb: int = Field(
+        default=100, gt=0, description="Largest file the upload page accepts."
+    )
+
+
+class ValkeySettings(Component):
+    """The Redis-compatible server (Valkey) of caches, rate limits and Celery: `REMPART_REDIS_*`."""
+
+    model_config = SettingsConfigDict(env_prefix="REMPART_REDIS_")
+
+    url: str = Field(
+        default="",
+        description="An external Redis or Valkey (redis:// or rediss:// for TLS, password in "
+        "the URL); unset: the embedded Valkey server.",
+    )
+    url_file: Path | None = Field(
+        default=None,
+        description="A file holding that URL (a Docker secret), so the password is in no "
+        "environment variable.",
+    )
+    port: int = Field(
+        default=6390, gt=0, lt=65536, description="The embedded Valkey server's port, on 127.0.0.1."
+    )
+    max_memory_mb: int = Field(
+        default=256, gt=0, description="The embedded Valkey server's memory limit."
+    )
+
     def model_post_init(self, _context: object) -> None:
-        if self.redis_url_file and not self.redis_url:
-            url = self.redis_url_file.read_text(encoding="utf-8").strip()
-            object.__setattr__(self, "redis_url", url)
+        if self.url_file and not self.url:
+            object.__setattr__(self, "url", self.url_file.read_text(encoding="utf-8").strip())
+
+
+# Settings' field for each component; each reads the same `.env` as `Settings` itself.
+COMPONENTS: dict[str, type[Component]] = {
+    "superset": SupersetSettings,
+    "directory": DirectorySettings,
+    "mail": MailSettings,
+    "backup": BackupSettings,
+    "upload": UploadSettings,
+    "redis": ValkeySettings,
+}
+
+
+class Settings(BaseSettings):
+    """Everything Rempart reads from its environment.
+
+    Paths default to folders of the project; relative paths are taken from the project root,
+    so the command behaves the same from any working directory.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="REMPART_",
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    state_dir: Path = Field(
+        default=Path(".rempart"),
+        description="State folder: embedded database, secrets, logs, Prefect and Superset state.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="libpq URL of an external PostgreSQL server; unset means the embedded one.",
+    )
+    inbox_dir: Path = Field(default=Path("data/inbox"), description="Where new files arrive.")
+    archive_dir: Path = Field(
+        default=Path("data/archive"), description="Encrypted copies of landed files."
+    )
+    quarantine_dir: Path = Field(
+        default=Path("data/quarantine"), description="Rejected files and their error reports."
+    )
+    max_file_size_mb: int = Field(default=512, gt=0, description="Largest file the loader accepts.")
+    csv_encoding: str = Field(
+        default="auto",
+        description="Encoding of CSV files: auto (UTF-8, else Windows-1252), utf-8, cp1252, "
+        "latin-1.",
+    )
+    user: str = Field(
+        default_factory=getpass.getuser, description="Who is acting, as written to the audit trail."
+    )
+    listen_host: str = Field(
+        default="127.0.0.1",
+        description="The address Superset and `rempart metrics` listen on: this machine only. "
+        "In a container, its private network (0.0.0.0), which the compose file never publishes.",
+    )
+    metrics_token: bool = Field(
+        default=False,
+        description="`rempart metrics` requires the bearer token metrics_token of the secrets "
+        "store.",
+    )
+    superset: SupersetSettings
+    directory: DirectorySettings
+    mail: MailSettings
+    backup: BackupSettings
+    upload: UploadSettings
+    redis: ValkeySettings
+
+    def __init__(self, **values: Any) -> None:
+        # A component not given is read from the environment, and the same `.env` file
+        # (`_env_file`, when a caller names one) as the rest.
+        env_file = {"_env_file": values["_env_file"]} if "_env_file" in values else {}
+        for name, component in COMPONENTS.items():
+            if name not in values:
+                values[name] = component(**env_file)
+        super().__init__(**values)
+
+    @property
+    def backup_destinations(self) -> list[Path]:
+        return self.backup.destinations(self.state_dir)
+
+    def model_post_init(self, _context: object) -> None:
         for name in ("state_dir", "inbox_dir", "archive_dir", "quarantine_dir"):
             path: Path = getattr(self, name).expanduser()
             if not path.is_absolute():
@@ -239,3 +330,12 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Read the settings afresh (the environment may have changed, e.g. in tests)."""
     return Settings()
+
+
+def variable_name(model_name: str, location: tuple[int | str, ...]) -> str:
+    """The `REMPART_*` variable behind a field of `Settings` or of one of its components."""
+    prefixes = {
+        model.__name__: model.model_config.get("env_prefix", "") for model in COMPONENTS.values()
+    }
+    name = "_".join(map(str, location)).upper()
+    return name if name.startswith("REMPART_") else prefixes.get(model_name, "REMPART_") + name

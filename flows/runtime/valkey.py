@@ -101,13 +101,13 @@ class EmbeddedRedis:
 
     def url(self) -> str:
         password = quote(self.secrets.get("redis_password"), safe="")
-        return f"redis://:{password}@127.0.0.1:{self.settings.redis_port}/0"
+        return f"redis://:{password}@127.0.0.1:{self.settings.redis.port}/0"
 
     def _configuration(self) -> str:
         return "\n".join(
             [
                 "bind 127.0.0.1",
-                f"port {self.settings.redis_port}",
+                f"port {self.settings.redis.port}",
                 "protected-mode yes",
                 f"requirepass {self.secrets.get('redis_password')}",
                 "daemonize yes",
@@ -116,7 +116,7 @@ class EmbeddedRedis:
                 f"dir {self.folder}",
                 'save ""',
                 "appendonly no",
-                f"maxmemory {self.settings.redis_max_memory_mb}mb",
+                f"maxmemory {self.settings.redis.max_memory_mb}mb",
                 "maxmemory-policy volatile-lru",
                 "",
             ]
@@ -138,13 +138,13 @@ class EmbeddedRedis:
     def status(self) -> RedisStatus:
         pid = self._pid()
         if pid is None:
-            return RedisStatus(False, f"stopped (embedded Valkey, port {self.settings.redis_port})")
+            return RedisStatus(False, f"stopped (embedded Valkey, port {self.settings.redis.port})")
         try:
             what = _describe(self.url())
         except RedisError as error:
             return RedisStatus(False, f"process {pid} exists but does not answer: {error}", pid)
         return RedisStatus(
-            True, f"running (embedded {what}; pid {pid}, 127.0.0.1:{self.settings.redis_port})", pid
+            True, f"running (embedded {what}; pid {pid}, 127.0.0.1:{self.settings.redis.port})", pid
         )
 
     @property
@@ -206,15 +206,15 @@ class EmbeddedRedis:
 
 def redis_url(settings: Settings) -> str:
     """Where every component reaches Redis: the external server if configured, else ours."""
-    return settings.redis_url or EmbeddedRedis(settings).url()
+    return settings.redis.url or EmbeddedRedis(settings).url()
 
 
 def status(settings: Settings) -> RedisStatus:
-    if settings.redis_url:
-        shown = _without_password(settings.redis_url)
+    if settings.redis.url:
+        shown = _without_password(settings.redis.url)
         try:
             return RedisStatus(
-                True, f"reachable (external {_describe(settings.redis_url)}; {shown})"
+                True, f"reachable (external {_describe(settings.redis.url)}; {shown})"
             )
         except RedisError as error:
             return RedisStatus(False, f"external REMPART_REDIS_URL: {error}")

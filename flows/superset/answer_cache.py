@@ -30,7 +30,7 @@ def new_cache_generation(settings: Settings) -> str:
     nothing across a restart, so when it is stopped there is nothing to retire."""
     import valkey
 
-    if not settings.redis_url and not EmbeddedRedis(settings).status().running:
+    if not settings.redis.url and not EmbeddedRedis(settings).status().running:
         return "Superset's caches: none (Redis is stopped)"
     try:
         generation = _client(settings).incr(GENERATION_KEY)

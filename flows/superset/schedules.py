@@ -30,7 +30,7 @@ from flows.superset.server import (
 
 DECLARATIONS = PROJECT_DIR / "superset" / "alerts_reports.yaml"
 ASSETS_DIR = PROJECT_DIR / "superset" / "assets"
-SCHEDULES_SCRIPT = PROJECT_DIR / "superset" / "report_schedules.py"
+SCHEDULES_SCRIPT = PROJECT_DIR / "superset" / "scripts" / "report_schedules.py"
 FORMATS = {"PDF", "PNG", "CSV"}
 OPERATORS = {"<", "<=", ">", ">=", "==", "!="}
 WORKING_TIMEOUT_SECONDS = 600

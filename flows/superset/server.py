@@ -28,7 +28,7 @@ import psutil
 from flows.names import SUPERSET_AUDIT_ROLE
 from flows.runtime.database import connection_info
 from flows.runtime.secrets import SecretStore
-from flows.runtime.settings import PROJECT_DIR, Settings
+from flows.runtime.settings import PROJECT_DIR, DirectorySettings, MailSettings, Settings
 from flows.runtime.valkey import EmbeddedRedis, redis_url
 from flows.runtime.valkey import status as redis_status
 from flows.seeds.departments import department_slugs, directory_groups
@@ -37,9 +37,9 @@ from flows.warehouse.provision import superset_passfile
 
 SUPERSET_VENV = PROJECT_DIR / ".venv-superset"
 CONFIG_PATH = PROJECT_DIR / "superset" / "superset_config.py"
-BOOTSTRAP_ACCESS = PROJECT_DIR / "superset" / "bootstrap_access.py"
-ACCOUNT_ADMIN = PROJECT_DIR / "superset" / "account_admin.py"
-SECRET_KEY_ROTATION = PROJECT_DIR / "superset" / "secret_key_rotation.py"
+BOOTSTRAP_ACCESS = PROJECT_DIR / "superset" / "scripts" / "bootstrap_access.py"
+ACCOUNT_ADMIN = PROJECT_DIR / "superset" / "scripts" / "account_admin.py"
+SECRET_KEY_ROTATION = PROJECT_DIR / "superset" / "scripts" / "secret_key_rotation.py"
 START_TIMEOUT_SECONDS = 240
 # The driver of the reports' browser: Debian's, which starts Debian's chromium.
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -142,7 +142,7 @@ def superset_accounts(settings: Settings) -> list[dict[str, object]]:
         )
         for slug in department_slugs(settings.project_dir)
     ]
-    if settings.auth != "db":
+    if settings.directory.auth != "db":
         accounts = []
     store = SecretStore(settings.secrets_dir)
     result = []
@@ -212,7 +212,7 @@ class SupersetServer:
         self.access_log = self.home / "access.log"
         self.redis_url_file = self.home / "redis_url"
         self.bootstrap_marker = self.home / "bootstrapped"
-        self.url = f"http://127.0.0.1:{settings.superset_port}"
+        self.url = f"http://127.0.0.1:{settings.superset.port}"
 
     @staticmethod
     def binary(name: str) -> Path:
@@ -248,87 +248,26 @@ class SupersetServer:
             "SUPERSET_SECRET_KEY_FILE": str(store.path("superset_secret_key")),
             "REMPART_STATE_DIR": str(self.settings.state_dir),
             "REMPART_AUDIT_DSN": " ".join(f"{k}='{v}'" for k, v in audit_dsn.items()),
-            "SUPERSET_BEHIND_HTTPS": "true" if self.settings.superset_behind_https else "false",
-            "REMPART_LOCKOUT_ATTEMPTS": str(self.settings.superset_lockout_attempts),
-            "REMPART_LOCKOUT_WINDOW_MINUTES": str(self.settings.superset_lockout_window_minutes),
-            "REMPART_LOCKOUT_MINUTES": str(self.settings.superset_lockout_minutes),
-            "REMPART_MFA": self.settings.mfa_policy,
-            **self._directory_environment(store),
-            "REMPART_SESSION_IDLE_MINUTES": str(self.settings.superset_session_idle_minutes),
+            "SUPERSET_BEHIND_HTTPS": "true" if self.settings.superset.behind_https else "false",
+            "REMPART_LOCKOUT_ATTEMPTS": str(self.settings.superset.lockout_attempts),
+            "REMPART_LOCKOUT_WINDOW_MINUTES": str(self.settings.superset.lockout_window_minutes),
+            "REMPART_LOCKOUT_MINUTES": str(self.settings.superset.lockout_minutes),
+            "REMPART_MFA": self.settings.directory.mfa_policy,
+            **directory_environment(self.settings.directory, self.settings.project_dir, store),
+            "REMPART_SESSION_IDLE_MINUTES": str(self.settings.superset.session_idle_minutes),
             "REMPART_REDIS_URL_FILE": str(redis_url_file),
             "REMPART_REPORT_ACCOUNTS": json.dumps(report_accounts(self.settings)),
             "REMPART_REPORT_ERRORS_TO": data_stewards_mail(self.settings.project_dir) or "",
-            **self._mail_environment(store),
-            "REMPART_WATERMARK": self.settings.watermark,
-            "REMPART_SUPERSET_URL": self.settings.superset_internal_url or self.url,
-            "REMPART_SUPERSET_PUBLIC_URL": self.settings.superset_public_url
-            or self.settings.superset_internal_url
+            **mail_environment(self.settings.mail, store),
+            "REMPART_WATERMARK": self.settings.superset.watermark,
+            "REMPART_SUPERSET_URL": self.settings.superset.internal_url or self.url,
+            "REMPART_SUPERSET_PUBLIC_URL": self.settings.superset.public_url
+            or self.settings.superset.internal_url
             or self.url,
             "REMPART_CHROMEDRIVER": CHROMEDRIVER,
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
         }
-
-    def _mail_environment(self, store: SecretStore) -> dict[str, str]:
-        """Where reports and alerts are mailed from; the password is a file of the secrets
-        store (`smtp_password`), which Rempart never generates."""
-        settings = self.settings
-        if settings.smtp_user and not (settings.smtp_starttls or settings.smtp_ssl):
-            raise SupersetError(
-                "REMPART_SMTP_USER is set but neither REMPART_SMTP_STARTTLS nor REMPART_SMTP_SSL:"
-                " the mail password would cross the network in clear; refusing to start"
-            )
-        environment = {
-            "REMPART_SMTP_HOST": settings.smtp_host,
-            "REMPART_SMTP_PORT": str(settings.smtp_port),
-            "REMPART_SMTP_STARTTLS": str(settings.smtp_starttls).lower(),
-            "REMPART_SMTP_SSL": str(settings.smtp_ssl).lower(),
-            "REMPART_SMTP_USER": settings.smtp_user,
-            "REMPART_SMTP_MAIL_FROM": settings.smtp_mail_from,
-        }
-        if settings.smtp_user:
-            environment["REMPART_SMTP_PASSWORD_FILE"] = str(store.path("smtp_password"))
-        return environment
-
-    def _directory_environment(self, store: SecretStore) -> dict[str, str]:
-        """Where the directory or the identity provider is and how its groups map to roles;
-        the LDAP bind password and the OIDC client secret are files of the secrets store
-        (`ldap_bind_password`, `oidc_client_secret`), which Rempart never generates."""
-        settings = self.settings
-        roles = {
-            group: [VIEWER_ROLE_PREFIX + department]
-            for group, department in directory_groups(settings.project_dir).items()
-        }
-        roles.setdefault(settings.directory_admin_group, []).append("Admin")
-        roles.setdefault(settings.directory_analyst_group, []).append(ANALYST_ROLE)
-        environment = {"REMPART_AUTH": settings.auth, "REMPART_DIRECTORY_ROLES": json.dumps(roles)}
-        if settings.auth == "ldap":
-            environment.update(
-                {
-                    f"REMPART_LDAP_{name.upper()}": str(getattr(settings, f"ldap_{name}"))
-                    for name in (
-                        "url",
-                        "start_tls",
-                        "ca_file",
-                        "bind_dn",
-                        "user_base",
-                        "uid_attribute",
-                        "user_filter",
-                        "group_base",
-                        "group_filter",
-                    )
-                }
-            )
-            environment["REMPART_LDAP_BIND_PASSWORD_FILE"] = str(store.path("ldap_bind_password"))
-        if settings.auth == "oidc":
-            environment.update(
-                {
-                    f"REMPART_OIDC_{name.upper()}": getattr(settings, f"oidc_{name}")
-                    for name in ("issuer", "client_id", "scope", "username_claim", "groups_claim")
-                }
-            )
-            environment["REMPART_OIDC_CLIENT_SECRET_FILE"] = str(store.path("oidc_client_secret"))
-        return environment
 
     # -- status -------------------------------------------------------------------------
 
@@ -363,7 +302,7 @@ class SupersetServer:
             web = next(entry for entry in spec["services"] if entry["name"] == "web")
             return int(web["argv"][web["argv"].index("--workers") + 1])
         except (OSError, ValueError, KeyError, StopIteration):
-            return self.settings.superset_workers
+            return self.settings.superset.workers
 
     def status(self) -> SupersetStatus:
         """Whether Superset runs, and the truth about each of its processes: gunicorn and its
@@ -554,7 +493,7 @@ class SupersetServer:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                probe.bind(("127.0.0.1", self.settings.superset_port))
+                probe.bind(("127.0.0.1", self.settings.superset.port))
             except OSError:
                 return False
         return True
@@ -563,7 +502,7 @@ class SupersetServer:
         """Superset's processes share their state through Redis: the embedded server is
         started if need be; an external one must answer. Its URL, password included, goes
         to a file only Superset's account reads, never into an environment variable."""
-        if not self.settings.redis_url:
+        if not self.settings.redis.url:
             embedded = EmbeddedRedis(self.settings)
             if not embedded.status().running:
                 progress(f"Redis: {embedded.start()}")
@@ -576,8 +515,8 @@ class SupersetServer:
         """The file Superset's configuration reads Redis's URL from, password included (never
         an environment variable): the operator's own (REMPART_REDIS_URL_FILE), else one
         written in Superset's home (0600)."""
-        if self.settings.redis_url_file:
-            return self.settings.redis_url_file
+        if self.settings.redis.url_file:
+            return self.settings.redis.url_file
         self.home.mkdir(parents=True, exist_ok=True)
         self.redis_url_file.touch(mode=0o600)
         self.redis_url_file.chmod(0o600)
@@ -596,13 +535,13 @@ class SupersetServer:
                 "argv": [
                     str(self.binary("gunicorn")),
                     "--bind",
-                    f"{settings.listen_host}:{settings.superset_port}",
+                    f"{settings.listen_host}:{settings.superset.port}",
                     "--workers",
-                    str(settings.superset_workers),
+                    str(settings.superset.workers),
                     "--worker-class",
                     "gthread",
                     "--threads",
-                    str(settings.superset_threads),
+                    str(settings.superset.threads),
                     "--timeout",
                     "120",
                     # Connections kept open between requests, as browsers and proxies expect.
@@ -626,7 +565,7 @@ class SupersetServer:
                     *celery,
                     "worker",
                     "--loglevel=INFO",
-                    f"--concurrency={settings.superset_celery_concurrency}",
+                    f"--concurrency={settings.superset.celery_concurrency}",
                     "--hostname=rempart@%h",
                 ],
             },
@@ -668,7 +607,7 @@ class SupersetServer:
         self._stop_legacy_server()
         if not self._port_free():
             raise SupersetError(
-                f"port {self.settings.superset_port} on 127.0.0.1 is taken by another program: "
+                f"port {self.settings.superset.port} on 127.0.0.1 is taken by another program: "
                 "set REMPART_SUPERSET_PORT to a free one"
             )
         self._prepare_redis(progress)
@@ -743,3 +682,70 @@ class SupersetServer:
         with contextlib.suppress(FileNotFoundError):
             self.pidfile.unlink()
         return "stopped"
+
+
+def mail_environment(mail: MailSettings, store: SecretStore) -> dict[str, str]:
+    """Where reports and alerts are mailed from; the password is a file of the secrets store
+    (`smtp_password`), which Rempart never generates."""
+    if mail.user and not (mail.starttls or mail.ssl):
+        raise SupersetError(
+            "REMPART_SMTP_USER is set but neither REMPART_SMTP_STARTTLS nor REMPART_SMTP_SSL:"
+            " the mail password would cross the network in clear; refusing to start"
+        )
+    environment = {
+        "REMPART_SMTP_HOST": mail.host,
+        "REMPART_SMTP_PORT": str(mail.port),
+        "REMPART_SMTP_STARTTLS": str(mail.starttls).lower(),
+        "REMPART_SMTP_SSL": str(mail.ssl).lower(),
+        "REMPART_SMTP_USER": mail.user,
+        "REMPART_SMTP_MAIL_FROM": mail.mail_from,
+    }
+    if mail.user:
+        environment["REMPART_SMTP_PASSWORD_FILE"] = str(store.path("smtp_password"))
+    return environment
+
+
+LDAP_FIELDS = (
+    "url",
+    "start_tls",
+    "ca_file",
+    "bind_dn",
+    "user_base",
+    "uid_attribute",
+    "user_filter",
+    "group_base",
+    "group_filter",
+)
+OIDC_FIELDS = ("issuer", "client_id", "scope", "username_claim", "groups_claim")
+
+
+def directory_environment(
+    directory: DirectorySettings, project_dir: Path, store: SecretStore
+) -> dict[str, str]:
+    """Where the directory or the identity provider is and how its groups map to roles; the
+    LDAP bind password and the OIDC client secret are files of the secrets store
+    (`ldap_bind_password`, `oidc_client_secret`), which Rempart never generates."""
+    roles = {
+        group: [VIEWER_ROLE_PREFIX + department]
+        for group, department in directory_groups(project_dir).items()
+    }
+    roles.setdefault(directory.directory_admin_group, []).append("Admin")
+    roles.setdefault(directory.directory_analyst_group, []).append(ANALYST_ROLE)
+    environment = {"REMPART_AUTH": directory.auth, "REMPART_DIRECTORY_ROLES": json.dumps(roles)}
+    if directory.auth == "ldap":
+        environment.update(
+            {
+                f"REMPART_LDAP_{name.upper()}": str(getattr(directory, f"ldap_{name}"))
+                for name in LDAP_FIELDS
+            }
+        )
+        environment["REMPART_LDAP_BIND_PASSWORD_FILE"] = str(store.path("ldap_bind_password"))
+    if directory.auth == "oidc":
+        environment.update(
+            {
+                f"REMPART_OIDC_{name.upper()}": getattr(directory, f"oidc_{name}")
+                for name in OIDC_FIELDS
+            }
+        )
+        environment["REMPART_OIDC_CLIENT_SECRET_FILE"] = str(store.path("oidc_client_secret"))
+    return environment

@@ -100,7 +100,7 @@ class RequestChecks:
         self.settings = settings
         self.superset_url = superset_url.rstrip("/")
         self.csrf_key = SecretStore(settings.secrets_dir).get("upload_csrf_key").encode()
-        self.max_bytes = settings.upload_max_file_size_mb * 1024 * 1024
+        self.max_bytes = settings.upload.max_file_size_mb * 1024 * 1024
 
     # who is asking -------------------------------------------------------------------------
 
@@ -185,7 +185,7 @@ class RequestChecks:
         if size > self.max_bytes:
             raise Refused(
                 413,
-                f"{name} is larger than the {self.settings.upload_max_file_size_mb} MB the "
+                f"{name} is larger than the {self.settings.upload.max_file_size_mb} MB the "
                 "upload page accepts",
             )
 

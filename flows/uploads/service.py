@@ -245,7 +245,7 @@ def build_app(settings: Settings, superset_url: str) -> Starlette:
         ]
         body = UPLOAD_FORM.substitute(
             username=html.escape(found.username),
-            max_mb=settings.upload_max_file_size_mb,
+            max_mb=settings.upload.max_file_size_mb,
             sources="".join(names),
             csrf=repr(checks.csrf_token(request)),
             script=SCRIPT,

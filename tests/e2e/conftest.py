@@ -259,7 +259,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> It
             "REMPART_SMTP_PORT": str(mailbox.port),
             "REMPART_SMTP_STARTTLS": "false",
         }
-        settings = scratch.model_copy(update={"superset_port": port, "redis_port": redis_port})
+        settings = scratch.model_copy(
+            update={
+                "superset": scratch.superset.model_copy(update={"port": port}),
+                "redis": scratch.redis.model_copy(update={"port": redis_port}),
+            }
+        )
         deployment = Deployment(settings, env, SupersetServer(settings).url)
         try:
             deployment.rempart("examples")

@@ -322,7 +322,7 @@ def test_a_copied_session_cookie_dies_at_logout_and_when_idle(
     page, cookies = _browser_session(deployment, browser, "viewer_operations")
     page.close()
     assert _with_cookies(deployment, cookies) == 200
-    idle = deployment.settings.superset_session_idle_minutes * 60 + 5
+    idle = deployment.settings.superset.session_idle_minutes * 60 + 5
     with _metadata(deployment) as metadata:
         metadata.execute("update rempart_sessions set last_seen = last_seen - ?", (idle,))
     assert _with_cookies(deployment, cookies) == 401

@@ -68,7 +68,7 @@ def connections_to_every_worker(
     deployment: Deployment, address: str
 ) -> Iterator[dict[int, httpx.Client]]:
     """{worker pid: a client whose kept-alive connection that worker serves}, one per worker."""
-    expected = deployment.settings.superset_workers
+    expected = deployment.settings.superset.workers
     clients: dict[int, httpx.Client] = {}
     opened: list[httpx.Client] = []
     try:
@@ -246,7 +246,7 @@ def test_the_login_rate_limit_is_one_count_for_every_worker(deployment: Deployme
             for pid, connection in workers.items()
         ]
     statuses = [status for status, _ in answers]
-    assert len({pid for _, pid in answers}) == deployment.settings.superset_workers
+    assert len({pid for _, pid in answers}) == deployment.settings.superset.workers
     # Five failures per 40 s from one address, whichever worker counts them.
     assert statuses[:5] == [401] * 5, answers
     assert set(statuses[5:]) == {429}, answers
@@ -254,7 +254,7 @@ def test_the_login_rate_limit_is_one_count_for_every_worker(deployment: Deployme
 
 def test_the_account_lockout_holds_across_workers(deployment: Deployment) -> None:
     username = f"viewer_{deployment.departments[0]}"
-    attempts = deployment.settings.superset_lockout_attempts
+    attempts = deployment.settings.superset.lockout_attempts
     served = set()
     try:
         # One address per attempt, so the per-address limit never answers first.
@@ -264,7 +264,7 @@ def test_the_account_lockout_holds_across_workers(deployment: Deployment) -> Non
                 status, served_by = _login(deployment, workers[pid], username, "not the password")
                 assert status == 401
                 served.add(served_by)
-        assert len(served) == min(attempts, deployment.settings.superset_workers)
+        assert len(served) == min(attempts, deployment.settings.superset.workers)
         with connections_to_every_worker(deployment, "127.0.1.50") as workers:
             for connection in workers.values():
                 body = {
@@ -303,7 +303,7 @@ def _supervised(deployment: Deployment) -> dict:
 def test_killed_processes_are_reported_and_replaced_while_dashboards_answer(
     deployment: Deployment,
 ) -> None:
-    workers = deployment.settings.superset_workers
+    workers = deployment.settings.superset.workers
     said = _wait_for(deployment, f"{workers} of {workers} workers", "Celery beat pid")
     assert said.startswith("Superset: running (supervisor pid"), said
     viewer = "viewer_" + deployment.departments[0]

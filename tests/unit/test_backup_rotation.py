@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flows.backup.backup_set import MANIFEST, list_sets
 from flows.backup.rotation import Keep, sets_to_keep
-from flows.runtime.settings import Settings
+from flows.runtime.settings import BackupSettings
 
 FIRST = date(2026, 10, 25)
 
@@ -53,18 +53,14 @@ def test_rotation_deletes_what_is_not_kept_in_every_destination(tmp_path: Path) 
     first, second = tmp_path / "a", tmp_path / "b"
     for folder in (first, second):
         _nightly_sets(folder, 40)
-    settings = Settings(
-        _env_file=None,
-        state_dir=tmp_path / "state",
-        backup_dirs=f"{first}:{second}",
-        backup_keep_daily=7,
-        backup_keep_weekly=4,
-        backup_keep_monthly=3,
+    backup = BackupSettings(
+        _env_file=None, dirs=f"{first}:{second}", keep_daily=7, keep_weekly=4, keep_monthly=3
     )
-    would = rotate(settings, {_set(28, 10)}, dry_run=True, progress=lambda _: None)
+    state = tmp_path / "state"
+    would = rotate(backup, state, {_set(28, 10)}, dry_run=True, progress=lambda _: None)
     assert len(would) == 2 * (40 - 11)
     assert len(list_sets(first)) == 40  # a dry run deletes nothing
-    removed = rotate(settings, {_set(28, 10)}, progress=lambda _: None)
+    removed = rotate(backup, state, {_set(28, 10)}, progress=lambda _: None)
     assert sorted(removed) == sorted(would)
     for folder in (first, second):
         assert len(list_sets(folder)) == 11
