@@ -17,22 +17,25 @@ from superset.tasks.types import ExecutorType
 # Rempart's own modules for Superset live beside this file (superset/rempart_superset/).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rempart_superset.account_lockout import LockoutPolicy
-from rempart_superset.action_log_writer import ActionLogWriter
-from rempart_superset.chart_query_context import install as install_query_contexts
-from rempart_superset.chart_response_cache import install as install_answer_cache
-from rempart_superset.export_marking import install as install_export_marking
-from rempart_superset.login_attempts import failed_login
-from rempart_superset.mfa_views import mfa
-from rempart_superset.page_templates import install as install_page_templates
-from rempart_superset.permission_memo import watch_permission_changes
-from rempart_superset.report_delivery import install as install_report_delivery
-from rempart_superset.request_events import RequestEventLogger
-from rempart_superset.screenshot_downloads import install as install_screenshot_downloads
-from rempart_superset.security import RempartSecurityManager
-from rempart_superset.shared_state import RedisStatsLogger, cache_configs, redis_url
-from rempart_superset.warehouse_access import ALL_DEPARTMENTS_WAREHOUSE_ROLE, warehouse_role_of
-from rempart_superset.warehouse_pool import install as install_warehouse_pool
+from rempart_superset.audit.action_log_writer import ActionLogWriter
+from rempart_superset.audit.request_events import RequestEventLogger
+from rempart_superset.caching.chart_query_context import install as install_query_contexts
+from rempart_superset.caching.chart_response_cache import install as install_answer_cache
+from rempart_superset.caching.redis_state import RedisStatsLogger, cache_configs, redis_url
+from rempart_superset.exports.export_marking import install as install_export_marking
+from rempart_superset.exports.page_templates import install as install_page_templates
+from rempart_superset.exports.report_delivery import install as install_report_delivery
+from rempart_superset.exports.screenshot_downloads import install as install_screenshot_downloads
+from rempart_superset.identity.account_lockout import LockoutPolicy
+from rempart_superset.identity.login_attempts import failed_login
+from rempart_superset.identity.mfa_views import mfa
+from rempart_superset.identity.permission_memo import watch_permission_changes
+from rempart_superset.identity.security_manager import RempartSecurityManager
+from rempart_superset.warehouse.warehouse_access import (
+    ALL_DEPARTMENTS_WAREHOUSE_ROLE,
+    warehouse_role_of,
+)
+from rempart_superset.warehouse.warehouse_pool import install as install_warehouse_pool
 
 
 def _required(name: str) -> str:
@@ -89,9 +92,9 @@ REMEMBER_COOKIE_HTTPONLY = True
 ENABLE_PROXY_FIX = BEHIND_HTTPS
 PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
 
-# Who may log in, and how (rempart_superset/security.py): password, then a second factor
-# (REMPART_MFA: required, optional or off), lockout per account, sessions known to the
-# server. FAB's API keys would be a way in without either: off.
+# Who may log in, and how (rempart_superset/identity/security_manager.py): password, then a
+# second factor (REMPART_MFA: required, optional or off), lockout per account, sessions known
+# to the server. FAB's API keys would be a way in without either: off.
 CUSTOM_SECURITY_MANAGER = RempartSecurityManager
 FAB_API_KEY_ENABLED = False
 REMPART_MFA = _required("REMPART_MFA")
@@ -100,14 +103,14 @@ REMPART_SESSION_IDLE_SECONDS = float(_required("REMPART_SESSION_IDLE_MINUTES")) 
 REMPART_SERVICE_ACCOUNTS = ("rempart_sync",)
 
 # Who checks passwords: Superset's own accounts (db), or the organisation's LDAP directory
-# (rempart_superset/directory.py), whose groups decide the roles at every login. The
+# (rempart_superset/identity/directory.py), whose groups decide the roles at every login. The
 # pipeline's service account stays a local account either way.
 REMPART_AUTH = _required("REMPART_AUTH")
 # {directory group: [Superset roles]}, from seeds/departments.csv and Rempart's settings.
 REMPART_DIRECTORY_ROLES = json.loads(_required("REMPART_DIRECTORY_ROLES"))
 if REMPART_AUTH == "ldap":
     from flask_appbuilder.const import AUTH_LDAP
-    from rempart_superset.directory import DirectorySettings
+    from rempart_superset.identity.directory import DirectorySettings
 
     AUTH_TYPE = AUTH_LDAP
     REMPART_DIRECTORY = DirectorySettings(
@@ -127,7 +130,7 @@ if REMPART_AUTH == "ldap":
     _secret_file("REMPART_LDAP_BIND_PASSWORD_FILE", "the LDAP bind password")
 elif REMPART_AUTH == "oidc":
     from flask_appbuilder.const import AUTH_OAUTH
-    from rempart_superset.directory import refuse_clear_text
+    from rempart_superset.identity.directory import refuse_clear_text
 
     AUTH_TYPE = AUTH_OAUTH
     _ISSUER = _required("REMPART_OIDC_ISSUER").rstrip("/")
@@ -159,7 +162,7 @@ elif REMPART_AUTH == "oidc":
 elif REMPART_AUTH != "db":
     raise RuntimeError(f"REMPART_AUTH must be db, ldap or oidc, not {REMPART_AUTH!r}")
 
-# Per account, whatever the address (rempart_superset/account_lockout.py); the numbers are
+# Per account, whatever the address (rempart_superset/identity/account_lockout.py); the numbers are
 # Rempart's settings (REMPART_SUPERSET_LOCKOUT_*).
 LOCKOUT_POLICY = LockoutPolicy(
     attempts=int(_required("REMPART_LOCKOUT_ATTEMPTS")),
@@ -168,7 +171,7 @@ LOCKOUT_POLICY = LockoutPolicy(
 )
 
 
-# What Superset's processes share (rempart_superset/shared_state.py): Redis, at the URL that
+# What Superset's processes share (rempart_superset/caching/redis_state.py): Redis, at the URL that
 # `rempart superset start` writes to a file of Superset's home.
 REDIS_URL = redis_url(_required("REMPART_REDIS_URL_FILE"))
 
@@ -245,7 +248,7 @@ FEATURE_FLAGS = {
     "ALERT_REPORTS": True,  # declared in superset/alerts_reports.yaml, synced by `rempart run`
     "ALERT_REPORT_WEBHOOK": True,  # HTTPS only (ALERT_REPORTS_WEBHOOK_HTTPS_ONLY)
     # The dashboard's PDF and PNG downloads taken on the server, where they are watermarked
-    # (rempart_superset/screenshot_downloads.py, export_marking.py); Superset serves that
+    # (rempart_superset/exports/screenshot_downloads.py, export_marking.py); Superset serves that
     # endpoint only with THUMBNAILS on, whose list thumbnails Rempart does not serve.
     "THUMBNAILS": True,
     "ENABLE_DASHBOARD_SCREENSHOT_ENDPOINTS": True,
@@ -329,11 +332,14 @@ CELERY_CONFIG = CeleryConfig
 # Each report runs as the account that owns it, one per department (its viewer role: the
 # report shows that department's rows only) or the data stewards' (superset/alerts_reports.yaml,
 # synced by flows/superset/sync.py). Those accounts cannot log in; the browser that renders a
-# report gets its session from Rempart's machine sessions (rempart_superset/machine_sessions.py).
-# What leaves is watermarked and recorded in the audit trail (rempart_superset/report_delivery.py).
+# report gets its session from Rempart's machine sessions
+# (rempart_superset/identity/machine_sessions.py). What leaves is watermarked and recorded in
+# the audit trail (rempart_superset/exports/report_delivery.py).
 REMPART_REPORT_ACCOUNTS = tuple(json.loads(_required("REMPART_REPORT_ACCOUNTS")))
 ALERT_REPORTS_EXECUTORS = [ExecutorType.OWNER]
-MACHINE_AUTH_PROVIDER_CLASS = "rempart_superset.machine_sessions.RempartMachineAuthProvider"
+MACHINE_AUTH_PROVIDER_CLASS = (
+    "rempart_superset.identity.machine_sessions.RempartMachineAuthProvider"
+)
 REMPART_WATERMARK = _required("REMPART_WATERMARK")
 # Who hears of a report that failed (its owners are report accounts, without a mailbox).
 REMPART_REPORT_ERRORS_TO = os.environ.get("REMPART_REPORT_ERRORS_TO", "")
@@ -399,8 +405,8 @@ HELP_MENU_ITEMS: list[dict] = []
 # -- Row-level access to the warehouse ---------------------------------------------------------
 #
 # Each user reads the warehouse as the Postgres role of their department (the analysts' role
-# for Admin and Analyst): rempart_superset/warehouse_access.py. The passwords are in a pgpass
-# file named by the connection URL, so the swap changes the user name only. Anything
+# for Admin and Analyst): rempart_superset/warehouse/warehouse_access.py. The passwords are in
+# a pgpass file named by the connection URL, so the swap changes the user name only. Anything
 # unexpected (no user, no department role, two of them) refuses the connection: fail closed.
 
 
@@ -417,8 +423,8 @@ def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
 # Superset keeps its own log (the Action Log); every request that shows or exports data is
 # also appended to Rempart's tamper-evident audit trail, audit.events, through the
 # security-definer function audit.append_event, as the role `rempart_superset_audit` that may
-# do nothing else: one row and one event per request (rempart_superset/request_events.py).
+# do nothing else: one row and one event per request (rempart_superset/audit/request_events.py).
 # A failed audit write is logged loudly, never silently dropped. Logins are audited by
-# rempart_superset/login_attempts.py, with the factor and the reason of a failure.
+# rempart_superset/identity/login_attempts.py, with the factor and the reason of a failure.
 
 EVENT_LOGGER = RequestEventLogger()

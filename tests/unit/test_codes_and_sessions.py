@@ -14,8 +14,8 @@ from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "superset"))
 
-from rempart_superset.second_factor import STEP_SECONDS, SecondFactor
-from rempart_superset.session_registry import SessionRegistry
+from rempart_superset.identity.second_factor import STEP_SECONDS, SecondFactor
+from rempart_superset.identity.session_registry import SessionRegistry
 
 NOW = 1_800_000_000.0  # a time step boundary: 60_000_000 * 30
 KEY = "superset secret key of this test"

@@ -1,6 +1,6 @@
 """The pipeline reads what Superset's processes write in Redis (flows/superset/answer_cache.py and
-superset/rempart_superset/shared_state.py live in two environments that cannot import each
-other): the key names and the latency buckets must be the same on both sides."""
+superset/rempart_superset/caching/redis_state.py live in two environments that cannot import
+each other): the key names and the latency buckets must be the same on both sides."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 
 from flows.superset import answer_cache
 
-SHARED_STATE = Path(__file__).parents[2] / "superset" / "rempart_superset" / "shared_state.py"
+REDIS_STATE = (
+    Path(__file__).parents[2] / "superset" / "rempart_superset" / "caching" / "redis_state.py"
+)
 
 
 def _constants(path: Path) -> dict[str, object]:
@@ -28,7 +30,7 @@ def _constants(path: Path) -> dict[str, object]:
 
 
 def test_both_sides_name_the_same_keys_and_buckets() -> None:
-    written = _constants(SHARED_STATE)
+    written = _constants(REDIS_STATE)
     for name in ("KEY_ROOT", "GENERATION_KEY", "COUNTERS_KEY", "TIMING_KEY_PREFIX"):
         assert getattr(answer_cache, name) == written[name], name
     assert written["TIMING_BUCKETS_MS"] == answer_cache.TIMING_BUCKETS_MS

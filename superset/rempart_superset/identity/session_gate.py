@@ -12,8 +12,8 @@ from typing import Any
 from flask import Flask, has_request_context, request, session
 from flask_login import login_user, user_logged_out
 
-from rempart_superset.audit_trail import append_event
-from rempart_superset.session_registry import SessionRegistry
+from rempart_superset.audit.audit_trail import append_event
+from rempart_superset.identity.session_registry import SessionRegistry
 
 SESSION_TOKEN_KEY = "_rempart_sid"  # noqa: S105 (a key of the session, not a secret)
 

@@ -26,9 +26,9 @@ from flask import g, has_request_context
 from superset.utils import json
 from superset.utils.log import AbstractEventLogger
 
-from rempart_superset.action_log_writer import ActionLogWriter
-from rempart_superset.audit_trail import append_event, event_name
-from rempart_superset.export_marking import export_details
+from rempart_superset.audit.action_log_writer import ActionLogWriter
+from rempart_superset.audit.audit_trail import append_event, event_name
+from rempart_superset.exports.export_marking import export_details
 
 # The actions that show or export data: those the audit trail records.
 AUDITED_ACTION = re.compile(
@@ -145,5 +145,5 @@ def _append_to_audit_trail(event: Event, steps: dict[str, int | None]) -> None:
         details["steps"] = steps
     export = export_details() if has_request_context() else None
     if export:
-        details["export"] = export  # format, file name and watermark (export_marking.py)
+        details["export"] = export  # format, file name and watermark (exports/export_marking.py)
     append_event(event_name(event.action), username, details)

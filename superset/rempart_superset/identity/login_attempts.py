@@ -15,8 +15,8 @@ from flask_appbuilder.security.views import AuthView
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
-from rempart_superset.account_lockout import AccountLockout
-from rempart_superset.audit_trail import append_event
+from rempart_superset.audit.audit_trail import append_event
+from rempart_superset.identity.account_lockout import AccountLockout
 
 _DECOY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 

@@ -1,5 +1,5 @@
 """Who the organisation's directory says a person is: LDAP (OpenLDAP, Active Directory) here,
-and the identity provider's ID token (security.py), both as a DirectoryUser.
+and the identity provider's ID token (security_manager.py), both as a DirectoryUser.
 
 For LDAP, the classic search-then-bind: a bind account searches the user by its login attribute (the
 typed name escaped, so `*`, `(`, `)`, `\\` or NUL cannot change the filter), Rempart binds as

@@ -27,10 +27,10 @@ from typing import Any
 
 from flask import current_app
 
-from rempart_superset.audit_trail import append_event
-from rempart_superset.export_marking import file_name
-from rempart_superset.page_print import merge_pdfs, print_page
-from rempart_superset.watermark import check_pdf, stamp_csv, stamp_png, watermark_text
+from rempart_superset.audit.audit_trail import append_event
+from rempart_superset.exports.export_marking import file_name
+from rempart_superset.exports.page_print import merge_pdfs, print_page
+from rempart_superset.exports.watermark import check_pdf, stamp_csv, stamp_png, watermark_text
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from rempart_superset.shared_state import KEY_ROOT, client, once_per_request
+from rempart_superset.caching.redis_state import KEY_ROOT, client, once_per_request
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ while its browser logs in.
 
 Who may be given such a session: the report accounts (`REMPART_REPORT_ACCOUNTS`, which can
 never log in otherwise), and, for a dashboard download taken on the server, the person who
-asked for it, logged in, in the last minutes (screenshot_downloads.py). Anyone else is
+asked for it, logged in, in the last minutes (exports/screenshot_downloads.py). Anyone else is
 refused: fail closed.
 """
 
@@ -29,9 +29,9 @@ from superset.utils.machine_auth import MachineAuthProvider
 from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
-from rempart_superset.audit_trail import append_event
-from rempart_superset.screenshot_downloads import may_take_screenshot_as
-from rempart_superset.shared_state import KEY_ROOT, client
+from rempart_superset.audit.audit_trail import append_event
+from rempart_superset.caching.redis_state import KEY_ROOT, client
+from rempart_superset.exports.screenshot_downloads import may_take_screenshot_as
 
 MACHINE_FACTOR = "machine"
 MACHINE_TOKEN_KEY = "_rempart_machine_sid"  # noqa: S105 (a key of the session, not a secret)

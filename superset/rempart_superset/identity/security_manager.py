@@ -41,15 +41,19 @@ from sqlalchemy.engine import Engine
 from superset.security import SupersetSecurityManager
 from werkzeug.wrappers import Response
 
-from rempart_superset.account_lockout import AccountLockout
-from rempart_superset.audit_trail import append_event
-from rempart_superset.directory import Directory, DirectoryUser
-from rempart_superset.login_attempts import LoginAttempts, refused
-from rempart_superset.machine_sessions import live_machine_session
-from rempart_superset.permission_memo import remembered
-from rempart_superset.second_factor import SecondFactor
-from rempart_superset.session_gate import end_sessions_on_logout, live_session, start_session
-from rempart_superset.session_registry import SessionRegistry
+from rempart_superset.audit.audit_trail import append_event
+from rempart_superset.identity.account_lockout import AccountLockout
+from rempart_superset.identity.directory import Directory, DirectoryUser
+from rempart_superset.identity.login_attempts import LoginAttempts, refused
+from rempart_superset.identity.machine_sessions import live_machine_session
+from rempart_superset.identity.permission_memo import remembered
+from rempart_superset.identity.second_factor import SecondFactor
+from rempart_superset.identity.session_gate import (
+    end_sessions_on_logout,
+    live_session,
+    start_session,
+)
+from rempart_superset.identity.session_registry import SessionRegistry
 
 _logger = logging.getLogger("rempart.security")
 

@@ -11,8 +11,8 @@ encoding are skipped.
 
 An answer is found again only by a request with the same body, from a user with the same
 Superset roles (which decide the row-level security filters) reading the warehouse as the
-same PostgreSQL role (warehouse_access.py), in the same publication generation
-(shared_state.py). Forced refreshes, exports (CSV, Excel) and answers other than 200 are
+same PostgreSQL role (warehouse/warehouse_access.py), in the same publication generation
+(redis_state.py). Forced refreshes, exports (CSV, Excel) and answers other than 200 are
 never kept.
 """
 
@@ -27,8 +27,8 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from rempart_superset.shared_state import KEY_ROOT, client, request_generation
-from rempart_superset.warehouse_access import NoWarehouseAccess, warehouse_role_of
+from rempart_superset.caching.redis_state import KEY_ROOT, client, request_generation
+from rempart_superset.warehouse.warehouse_access import NoWarehouseAccess, warehouse_role_of
 
 logger = logging.getLogger(__name__)
 

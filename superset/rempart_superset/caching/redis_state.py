@@ -6,12 +6,13 @@ be the same for all of them lives in the Redis server Rempart starts (or the ext
 is told of). Its URL, password included, is read from the file `REMPART_REDIS_URL_FILE`.
 
 Caches never cross departments. Rempart swaps the PostgreSQL role per user when Superset
-connects (warehouse_access.py): two people sending the very same query read different rows,
-and Superset's own cache keys do not see the swap. So every key of the query-result and
-metadata caches is prefixed with the warehouse role the current user's queries run as: a
-result cached for one department is found only by people of that department, the analysts'
-(every department) only by analysts and administrators. A request with no user, or with no
-single department, gets a prefix of its own, random: it never reads nor feeds a shared entry.
+connects (warehouse/warehouse_access.py): two people sending the very same query read
+different rows, and Superset's own cache keys do not see the swap. So every key of the
+query-result and metadata caches is prefixed with the warehouse role the current user's
+queries run as: a result cached for one department is found only by people of that
+department, the analysts' (every department) only by analysts and administrators. A request
+with no user, or with no single department, gets a prefix of its own, random: it never reads
+nor feeds a shared entry.
 
 The prefix also carries the publication generation, which `rempart run` increments after it
 publishes the marts: from then on every request looks under the new generation, and what was
@@ -35,7 +36,7 @@ from flask import g
 from flask_caching.backends.rediscache import RedisCache
 from superset.stats_logger import BaseStatsLogger
 
-from rempart_superset.warehouse_access import NoWarehouseAccess, warehouse_role_of
+from rempart_superset.warehouse.warehouse_access import NoWarehouseAccess, warehouse_role_of
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def cache_configs(url: str) -> dict[str, dict[str, Any]]:
             "REFRESH_TIMEOUT_ON_RETRIEVAL": True,
         },
         # Dashboard downloads taken on the server, each given to its owner only
-        # (screenshot_downloads.py).
+        # (exports/screenshot_downloads.py).
         "THUMBNAIL_CACHE_CONFIG": {
             "CACHE_TYPE": "RedisCache",
             "CACHE_REDIS_URL": url,

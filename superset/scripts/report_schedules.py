@@ -28,10 +28,15 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+# Rempart's modules for Superset (superset/rempart_superset/) are one folder up: run by path,
+# this script has only superset/scripts/ on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from croniter import croniter
-from rempart_superset.audit_trail import append_event
+from rempart_superset.audit.audit_trail import append_event
 from superset.app import create_app
 
 MARK = "rempart"

@@ -5,6 +5,7 @@ only with a pending login (the right password given in this browser session, a f
 ago) or, under the `optional` policy, by a logged-in person who wants to enrol.
 """
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request
@@ -12,11 +13,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from rempart_superset.audit_trail import append_event
-from rempart_superset.login_attempts import refused
-from rempart_superset.second_factor import RECOVERY_CODES, qr_code_data_uri
+from rempart_superset.audit.audit_trail import append_event
+from rempart_superset.identity.login_attempts import refused
+from rempart_superset.identity.second_factor import RECOVERY_CODES, qr_code_data_uri
 
-mfa = Blueprint("rempart_mfa", __name__, url_prefix="/rempart/mfa", template_folder="templates")
+# Its pages are in rempart_superset/templates/rempart/, one folder up from this sub-package.
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+mfa = Blueprint("rempart_mfa", __name__, url_prefix="/rempart/mfa", template_folder=TEMPLATES)
 
 
 @mfa.after_request

@@ -5,7 +5,7 @@ Superset's connection to the warehouse is registered (by the sync) as the role
 (superset_config.py) swaps the role at connect time for the user's department role,
 `rempart_viewer_<department>`, which PostgreSQL row-level security restricts to that
 department. The same answer names the cache namespace of a user's query results
-(shared_state.py), so a result is only ever served to people who would read the same rows.
+(caching/redis_state.py), so a result is only ever served to people who would read the same rows.
 Anything unexpected (no user, no department role, two of them) is refused: fail closed.
 """
 

@@ -12,7 +12,7 @@ cache keyed without the person, so Rempart adds what it lacks:
 * a request may not name someone else's permalink (`permalinkKey`): the state comes from the
   person's own dashboard;
 * the person's request grants the worker, for a few minutes, a browser session as them
-  (machine_sessions.py refuses one otherwise);
+  (identity/machine_sessions.py refuses one otherwise);
 * thumbnails (the dashboard list's card view) and chart screenshots are not served: Superset
   would take them as the first person to ask and show them to everyone, whatever their
   department.
@@ -26,7 +26,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from flask_login import current_user
 
-from rempart_superset.shared_state import KEY_ROOT, client
+from rempart_superset.caching.redis_state import KEY_ROOT, client
 
 TAKE = re.compile(r"^/api/v1/dashboard/(\d+)/cache_dashboard_screenshot/?$")
 FETCH = re.compile(r"^/api/v1/dashboard/(\d+)/screenshot/([^/]+)/?$")

@@ -2,7 +2,7 @@
 
 Superset builds a report's PDF from screenshots: images, whose figures no one can search,
 copy or read aloud. Here the same headless Chromium (Selenium, as for screenshots, logged in
-as the report's account: machine_sessions.py) opens the page as Superset's screenshots do,
+as the report's account: identity/machine_sessions.py) opens the page as Superset's screenshots do,
 waits for its charts the same way, lays the watermark over it (watermark.OVERLAY_SCRIPT) and
 prints it: tables and figures stay text, and the statement is on every page.
 """
@@ -27,7 +27,7 @@ from superset.utils.webdriver import (
     WebDriverSelenium,
 )
 
-from rempart_superset.watermark import OVERLAY_SCRIPT
+from rempart_superset.exports.watermark import OVERLAY_SCRIPT
 
 logger = logging.getLogger(__name__)
 

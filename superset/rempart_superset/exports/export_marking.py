@@ -10,7 +10,7 @@ offers an image made in the browser, unmarked:
 * PNG: drawn in (watermark.stamp_png); PDF: built again from the marked image, with the
   statement also as text (searchable, and checked on every page);
 * the file name gets the username and the date and time;
-* the request's audit event (request_events.py) gets the format, the file name and the
+* the request's audit event (audit/request_events.py) gets the format, the file name and the
   statement.
 
 A file of one of these endpoints in a format it cannot mark (a ZIP of several queries) is
@@ -27,8 +27,8 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
-from rempart_superset.screenshot_downloads import requester
-from rempart_superset.watermark import (
+from rempart_superset.exports.screenshot_downloads import requester
+from rempart_superset.exports.watermark import (
     check_pdf,
     pdf_from_png,
     stamp_csv,
