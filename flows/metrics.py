@@ -157,7 +157,7 @@ class WarehouseCollector:
 
 class SupersetCollector:
     """Superset's request latency per REST endpoint and its chart-data cache, as all of its
-    processes recorded them in Redis (superset/rempart_superset/shared_state.py)."""
+    processes recorded them in Redis (rempart_superset/caching/redis_state.py)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -31,6 +31,7 @@ from rempart_superset.identity.login_attempts import failed_login
 from rempart_superset.identity.mfa_views import mfa
 from rempart_superset.identity.permission_memo import watch_permission_changes
 from rempart_superset.identity.security_manager import RempartSecurityManager
+from rempart_superset.names import SYNC_ACCOUNT
 from rempart_superset.warehouse.warehouse_access import (
     ALL_DEPARTMENTS_WAREHOUSE_ROLE,
     warehouse_role_of,
@@ -100,7 +101,7 @@ FAB_API_KEY_ENABLED = False
 REMPART_MFA = _required("REMPART_MFA")
 REMPART_SESSION_IDLE_SECONDS = float(_required("REMPART_SESSION_IDLE_MINUTES")) * 60
 # The pipeline's account: REST API only, from this machine only, no second factor.
-REMPART_SERVICE_ACCOUNTS = ("rempart_sync",)
+REMPART_SERVICE_ACCOUNTS = (SYNC_ACCOUNT,)
 
 # Who checks passwords: Superset's own accounts (db), or the organisation's LDAP directory
 # (rempart_superset/identity/directory.py), whose groups decide the roles at every login. The

@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flows.names import (
+    SUPERSET_ANALYST_ROLE,
+    SUPERSET_UPLOADER_ROLE_PREFIX,
+    SUPERSET_VIEWER_ROLE_PREFIX,
+)
 from flows.superset.desired_state import MARTS_SCHEMA, MartDataset, dataset_uuid
 from flows.superset.rest_client import SupersetClient, ids_by_uuid
 from flows.superset.server import (
-    ANALYST_ROLE,
-    UPLOADER_ROLE_PREFIX,
-    VIEWER_ROLE_PREFIX,
     WAREHOUSE_NAME,
     SupersetError,
 )
@@ -53,7 +55,7 @@ VIEWER_PERMISSIONS_FROM_GAMMA = {
     "can_this_form_get": None,
     "can_this_form_post": None,
     # The dashboard's PDF and PNG downloads, taken and watermarked on the server
-    # (superset/rempart_superset/screenshot_downloads.py); no CSV or Excel export.
+    # (rempart_superset/exports/screenshot_downloads.py); no CSV or Excel export.
     "can_cache_dashboard_screenshot": {"Dashboard"},
     # Dashboard filters and permalinks keep their state through these.
     "can_write": {
@@ -77,7 +79,7 @@ VIEWER_EXCLUDED_VIEWS = {
 
 
 def viewer_role(department: str) -> str:
-    return VIEWER_ROLE_PREFIX + department
+    return SUPERSET_VIEWER_ROLE_PREFIX + department
 
 
 def _role_ids(client: SupersetClient) -> dict[str, int]:
@@ -129,13 +131,13 @@ def sync_roles(client: SupersetClient, departments: list[str], catalog: str) -> 
     )
     if warehouse_access is None:
         raise SupersetError(f"Superset has no database_access permission on {WAREHOUSE_NAME}")
-    wanted = {ANALYST_ROLE: ids({*gamma, *sql_lab, marts, warehouse_access})}
+    wanted = {SUPERSET_ANALYST_ROLE: ids({*gamma, *sql_lab, marts, warehouse_access})}
     viewer = ids({*(name for name in gamma if _viewer_permission(*name)), marts})
     for department in departments:
         wanted[viewer_role(department)] = viewer
         # A marker for the upload page, granting nothing in Superset; here so that an
         # administrator finds it to give (flows/uploads/request_checks.py).
-        wanted[UPLOADER_ROLE_PREFIX + department] = set()
+        wanted[SUPERSET_UPLOADER_ROLE_PREFIX + department] = set()
     for role, permission_ids in wanted.items():
         role_id = roles.get(role)
         if role_id is None:
@@ -205,7 +207,7 @@ def sync_dashboard_roles(
     the titles of the dashboards changed."""
     changed = []
     roles = _role_ids(client)
-    wanted = sorted(roles[name] for name in [ANALYST_ROLE, *map(viewer_role, departments)])
+    wanted = sorted(roles[name] for name in [SUPERSET_ANALYST_ROLE, *map(viewer_role, departments)])
     dashboards = {c["uuid"]: c for p, c in bundle.items() if p.startswith("dashboards/")}
     for dashboard_uuid, dashboard_id in ids_by_uuid(client, "dashboard", set(dashboards)).items():
         held = client.request("GET", f"/api/v1/dashboard/{dashboard_id}")["result"]

@@ -1,10 +1,10 @@
 """Superset's caches and figures in Redis, as the pipeline sees them.
 
 Superset keeps query results per warehouse role and per publication generation
-(superset/rempart_superset/shared_state.py): after a publication of the marts, or a restore
+(superset/rempart_superset/caching/redis_state.py): after a publication of the marts, or a restore
 that replaces them, `new_cache_generation` makes every later request look under a new
 generation, so no chart answers from the previous publication. The key names are the ones
-shared_state.py writes; Superset's environment cannot be imported here.
+redis_state.py writes; Superset's environment cannot be imported here.
 """
 
 from __future__ import annotations

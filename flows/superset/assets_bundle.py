@@ -93,7 +93,7 @@ def differences(desired: dict[str, dict[str, Any]], current: Iterable[dict[str, 
         wanted = normalised(config)
         held = {key: value for key, value in normalised(have).items() if key in wanted}
         # A chart imported before Superset built query contexts for imported charts has none:
-        # imported again, it gets one (superset/rempart_superset/chart_query_context.py).
+        # imported again, it gets one (superset/rempart_superset/caching/chart_query_context.py).
         if wanted != held or (path.startswith("charts/") and not have.get("query_context")):
             changed.append(path)
     return changed

@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 
+from flows.names import SYNC_ACCOUNT
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
-from flows.superset.server import SYNC_USERNAME, SupersetError, SupersetServer, password_secret
+from flows.superset.server import SupersetError, SupersetServer, password_secret
 
 
 class SupersetLoginError(SupersetError):
@@ -97,9 +98,9 @@ def ids_by_uuid(client: SupersetClient, resource: str, uuids: set[str]) -> dict[
 
 def sync_client(settings: Settings, server: SupersetServer) -> SupersetClient:
     """The pipeline's own account, logged in from this machine (see the README)."""
-    password = SecretStore(settings.secrets_dir).get(password_secret(SYNC_USERNAME))
+    password = SecretStore(settings.secrets_dir).get(password_secret(SYNC_ACCOUNT))
     try:
-        return SupersetClient.log_in(server.url, SYNC_USERNAME, password)
+        return SupersetClient.log_in(server.url, SYNC_ACCOUNT, password)
     except SupersetLoginError as error:
         if error.status_code == 429:
             raise SupersetError(
@@ -107,7 +108,7 @@ def sync_client(settings: Settings, server: SupersetServer) -> SupersetClient:
                 "the sync can try again in a minute"
             ) from error
         raise SupersetError(
-            f"{error}: the pipeline's service account {SYNC_USERNAME} is missing, disabled or "
+            f"{error}: the pipeline's service account {SYNC_ACCOUNT} is missing, disabled or "
             "has another password than the secrets store's. `rempart superset stop` then "
             "`rempart superset start` re-creates it."
         ) from error

@@ -2,7 +2,7 @@
 
 `declared_schedules` reads the declarations and seeds/report_recipients.csv and expands them
 into one schedule per department where asked, each owned by its report account; `apply`
-hands them to superset/report_schedules.py, inside Superset's environment, which creates,
+hands them to superset/scripts/report_schedules.py, inside Superset's environment, which creates,
 updates or removes Superset's schedules to match, and after a publication of the marts queues
 the alerts marked `after_publish` for Superset's worker.
 """
@@ -108,7 +108,7 @@ def _schedule(
     report_format = str(entry.get("format", "PNG")).upper()
     if report_format not in FORMATS or (report_format == "CSV" and "chart" not in entry):
         raise DeclarationError(f"{label}: format is PDF or PNG, or CSV for a chart")
-    # Checked in full by Superset's croniter (superset/report_schedules.py).
+    # Checked in full by Superset's croniter (superset/scripts/report_schedules.py).
     if len(str(entry.get("schedule", "")).split()) != 5:
         raise DeclarationError(f"{label}: schedule {entry.get('schedule')!r} is no cron expression")
     name = str(entry["name"]).format(department=audience, department_name=names.get(audience, ""))

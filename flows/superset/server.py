@@ -1,7 +1,7 @@
 """Superset's lifecycle: its metadata database, its accounts, gunicorn on 127.0.0.1, stop.
 
 Superset lives in its own environment (`.venv-superset`, see superset/requirements.in) and
-is driven here through its command line and `superset/bootstrap_access.py`, never imported.
+is driven here through its command line and `superset/scripts/bootstrap_access.py`, never imported.
 Its metadata (users, dashboards, logs) is a SQLite database under `<state>/superset/`.
 """
 
@@ -25,7 +25,15 @@ from typing import Any, NoReturn
 
 import psutil
 
-from flows.names import SUPERSET_AUDIT_ROLE
+from flows.names import (
+    DATA_STEWARDS,
+    REPORT_ACCOUNT_PREFIX,
+    SUPERSET_ANALYST_ROLE,
+    SUPERSET_AUDIT_ROLE,
+    SUPERSET_UPLOADER_ROLE_PREFIX,
+    SUPERSET_VIEWER_ROLE_PREFIX,
+    SYNC_ACCOUNT,
+)
 from flows.runtime.database import connection_info
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import PROJECT_DIR, DirectorySettings, MailSettings, Settings
@@ -48,8 +56,6 @@ RECENT_EVENTS_SECONDS = 600  # `status` reports restarts this recent
 
 ADMIN_USERNAME = "admin"
 ANALYST_USERNAME = "analyst"
-ANALYST_ROLE = "Analyst"
-SYNC_USERNAME = "rempart_sync"  # as REMPART_SERVICE_ACCOUNTS in superset_config.py
 SYNC_ROLE = "Rempart Sync"
 # What the sync does through the REST API, and nothing else: import and export the assets,
 # read datasets, manage the department roles, their RLS filters and dashboard access.
@@ -79,14 +85,10 @@ SYNC_PERMISSIONS: list[tuple[str, str]] = [
     ("can_write", "Row Level Security"),
 ]
 WAREHOUSE_NAME = "Rempart warehouse"  # Superset's database entry of the warehouse
-VIEWER_ROLE_PREFIX = "Viewer "  # as in superset_config.py: `Viewer <department_slug>`
-# A marker role, no permission in Superset: the upload page (flows/uploads/service.py) lets its
-# members send files of their department's sources.
-UPLOADER_ROLE_PREFIX = "Uploader "
 # The accounts reports run as: one per department (its viewer role, so a department's report
 # shows that department's rows only) and the data stewards' (every department). They cannot
 # log in; the reports' browser gets its session from Superset (machine_sessions.py).
-DATA_STEWARDS_REPORT_ACCOUNT = "reports_data_stewards"
+DATA_STEWARDS_REPORT_ACCOUNT = REPORT_ACCOUNT_PREFIX + DATA_STEWARDS
 
 
 class SupersetError(RuntimeError):
@@ -106,7 +108,7 @@ def viewer_username(department: str) -> str:
 
 
 def report_account(department: str) -> str:
-    return f"reports_{department}"
+    return REPORT_ACCOUNT_PREFIX + department
 
 
 def report_accounts(settings: Settings) -> list[str]:
@@ -132,13 +134,13 @@ def superset_accounts(settings: Settings) -> list[dict[str, object]]:
     directory, people's accounts come from it at their first login."""
     accounts = [
         (ADMIN_USERNAME, "Rempart", "Administrator", ["Admin"]),
-        (ANALYST_USERNAME, "Rempart", "Analyst", [ANALYST_ROLE]),
+        (ANALYST_USERNAME, "Rempart", "Analyst", [SUPERSET_ANALYST_ROLE]),
     ] + [
         (
             viewer_username(slug),
             "Viewer",
             slug,
-            [VIEWER_ROLE_PREFIX + slug, UPLOADER_ROLE_PREFIX + slug],
+            [SUPERSET_VIEWER_ROLE_PREFIX + slug, SUPERSET_UPLOADER_ROLE_PREFIX + slug],
         )
         for slug in department_slugs(settings.project_dir)
     ]
@@ -160,9 +162,9 @@ def superset_accounts(settings: Settings) -> list[dict[str, object]]:
             }
         )
     reporters = [
-        (report_account(slug), [VIEWER_ROLE_PREFIX + slug])
+        (report_account(slug), [SUPERSET_VIEWER_ROLE_PREFIX + slug])
         for slug in department_slugs(settings.project_dir)
-    ] + [(DATA_STEWARDS_REPORT_ACCOUNT, [ANALYST_ROLE])]
+    ] + [(DATA_STEWARDS_REPORT_ACCOUNT, [SUPERSET_ANALYST_ROLE])]
     for username, roles in reporters:
         result.append(
             {
@@ -173,15 +175,15 @@ def superset_accounts(settings: Settings) -> list[dict[str, object]]:
                 "roles": roles,
             }
         )
-    store.get(password_secret(SYNC_USERNAME))
+    store.get(password_secret(SYNC_ACCOUNT))
     result.append(
         {
-            "username": SYNC_USERNAME,
+            "username": SYNC_ACCOUNT,
             "first_name": "Rempart",
             "last_name": "pipeline",
-            "email": f"{SYNC_USERNAME}@rempart.invalid",
+            "email": f"{SYNC_ACCOUNT}@rempart.invalid",
             "roles": [SYNC_ROLE],
-            "password_file": str(store.path(password_secret(SYNC_USERNAME))),
+            "password_file": str(store.path(password_secret(SYNC_ACCOUNT))),
         }
     )
     return result
@@ -424,7 +426,7 @@ class SupersetServer:
         users: list[dict[str, object]],
         role_permissions: dict[str, list[tuple[str, str]]] | None = None,
     ) -> None:
-        """Create or update these accounts (superset/bootstrap_access.py describes them)."""
+        """Create or update these accounts (superset/scripts/bootstrap_access.py describes them)."""
         self._run(
             [str(self.binary("python")), str(BOOTSTRAP_ACCESS)],
             "accounts and roles",
@@ -458,7 +460,7 @@ class SupersetServer:
         return result.stdout.strip()
 
     def _account_admin(self, action: str, username: str, *extra: str) -> str:
-        """Run superset/account_admin.py (audited as the operator's act)."""
+        """Run superset/scripts/account_admin.py (audited as the operator's act)."""
         return self.run_admin_script(
             ACCOUNT_ADMIN, [action, username, *extra], f"{action} {username}"
         )
@@ -726,11 +728,11 @@ def directory_environment(
     LDAP bind password and the OIDC client secret are files of the secrets store
     (`ldap_bind_password`, `oidc_client_secret`), which Rempart never generates."""
     roles = {
-        group: [VIEWER_ROLE_PREFIX + department]
+        group: [SUPERSET_VIEWER_ROLE_PREFIX + department]
         for group, department in directory_groups(project_dir).items()
     }
     roles.setdefault(directory.directory_admin_group, []).append("Admin")
-    roles.setdefault(directory.directory_analyst_group, []).append(ANALYST_ROLE)
+    roles.setdefault(directory.directory_analyst_group, []).append(SUPERSET_ANALYST_ROLE)
     environment = {"REMPART_AUTH": directory.auth, "REMPART_DIRECTORY_ROLES": json.dumps(roles)}
     if directory.auth == "ldap":
         environment.update(

@@ -23,10 +23,10 @@ from pathlib import Path
 import httpx
 from starlette.requests import Request
 
+from flows.names import SUPERSET_UPLOADER_ROLE_PREFIX
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
 from flows.seeds.reader import read_seed
-from flows.superset.server import UPLOADER_ROLE_PREFIX
 from loaders.errors import RejectedFile
 from loaders.formats import EXTENSIONS, FileType, detect_type, first_bytes_contradict
 
@@ -123,9 +123,9 @@ class RequestChecks:
         if not username:
             return None
         departments = frozenset(
-            role[len(UPLOADER_ROLE_PREFIX) :]
+            role[len(SUPERSET_UPLOADER_ROLE_PREFIX) :]
             for role in (result.get("roles") or {})
-            if role.startswith(UPLOADER_ROLE_PREFIX)
+            if role.startswith(SUPERSET_UPLOADER_ROLE_PREFIX)
         )
         return Uploader(str(username), departments, by_cookie="Authorization" not in headers)
 
@@ -150,7 +150,7 @@ class RequestChecks:
             raise Refused(
                 403,
                 f"{found.username} may not upload files: that needs the role "
-                f"'{UPLOADER_ROLE_PREFIX}<department>'",
+                f"'{SUPERSET_UPLOADER_ROLE_PREFIX}<department>'",
             )
         return found
 

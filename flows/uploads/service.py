@@ -35,9 +35,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from flows.names import SUPERSET_UPLOADER_ROLE_PREFIX
 from flows.runtime.database import connection_info, role_connection
 from flows.runtime.settings import Settings
-from flows.superset.server import UPLOADER_ROLE_PREFIX
 from flows.uploads.request_checks import (
     HEAD_BYTES,
     Refused,
@@ -233,7 +233,7 @@ def build_app(settings: Settings, superset_url: str) -> Starlette:
                     "Not allowed",
                     NOT_ALLOWED.substitute(
                         username=html.escape(found.username),
-                        uploader_role_prefix=UPLOADER_ROLE_PREFIX,
+                        uploader_role_prefix=SUPERSET_UPLOADER_ROLE_PREFIX,
                     ),
                 ),
                 status_code=403,

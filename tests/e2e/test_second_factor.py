@@ -16,8 +16,9 @@ import httpx
 import pyotp
 import pytest
 
+from flows.names import SYNC_ACCOUNT
 from flows.superset.rest_client import SupersetClient
-from flows.superset.server import SYNC_USERNAME, SupersetError, SupersetServer
+from flows.superset.server import SupersetError, SupersetServer
 from tests.e2e.conftest import Deployment, open_dashboard
 
 pytestmark = pytest.mark.e2e
@@ -274,8 +275,8 @@ def test_the_rest_login_and_refresh_need_the_second_factor(deployment: Deploymen
 
 def test_the_service_account_logs_in_from_this_machine_only(deployment: Deployment) -> None:
     body = {
-        "username": SYNC_USERNAME,
-        "password": deployment.password(SYNC_USERNAME),
+        "username": SYNC_ACCOUNT,
+        "password": deployment.password(SYNC_ACCOUNT),
         "provider": "db",
     }
     local = _api_login(deployment, body, address="127.0.0.1")
@@ -335,15 +336,15 @@ def test_the_sync_runs_as_its_service_account_and_fails_closed_without_it(
     # Gone under its name (renamed, so that what it owns stays consistent for the restore).
     with _metadata(deployment) as metadata:
         metadata.execute(
-            "update ab_user set username = 'former_sync' where username = ?", (SYNC_USERNAME,)
+            "update ab_user set username = 'former_sync' where username = ?", (SYNC_ACCOUNT,)
         )
     try:
         failed = deployment.rempart("superset", "sync", check=False)
-        assert f"service account {SYNC_USERNAME} is missing" in failed, failed[-2000:]
+        assert f"service account {SYNC_ACCOUNT} is missing" in failed, failed[-2000:]
         assert "Traceback" not in failed
     finally:
         with _metadata(deployment) as metadata:
             metadata.execute(
-                "update ab_user set username = ? where username = 'former_sync'", (SYNC_USERNAME,)
+                "update ab_user set username = ? where username = 'former_sync'", (SYNC_ACCOUNT,)
             )
     assert "in sync" in deployment.rempart("superset", "sync")

@@ -20,9 +20,10 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from flows.names import SYNC_ACCOUNT
 from flows.superset.answer_cache import new_cache_generation
 from flows.superset.rest_client import SupersetClient
-from flows.superset.server import SYNC_PERMISSIONS, SYNC_ROLE, SYNC_USERNAME, SupersetServer
+from flows.superset.server import SYNC_PERMISSIONS, SYNC_ROLE, SupersetServer
 from tests.conftest import run_rempart
 from tests.e2e.conftest import Deployment, dataset_ids
 
@@ -183,7 +184,7 @@ def test_a_permission_taken_away_is_refused_at_once_by_every_worker(
     through Superset's models, here by another process, is seen by every worker's next
     request, not when what they kept expires."""
     token = SupersetClient.log_in(
-        deployment.url, SYNC_USERNAME, deployment.password(SYNC_USERNAME)
+        deployment.url, SYNC_ACCOUNT, deployment.password(SYNC_ACCOUNT)
     ).access_token
     server = _server(deployment)
     without = [p for p in SYNC_PERMISSIONS if p != ("can_read", "Dashboard")]

@@ -11,9 +11,15 @@ Anything unexpected (no user, no department role, two of them) is refused: fail 
 
 import re
 
-ALL_DEPARTMENTS_ROLES = {"Admin", "Analyst"}
-ALL_DEPARTMENTS_WAREHOUSE_ROLE = "rempart_analyst"
-VIEWER_ROLE_PREFIX = "Viewer "
+from rempart_superset.names import (
+    ANALYST_ROLE,
+    SUPERSET_ANALYST_ROLE,
+    SUPERSET_VIEWER_ROLE_PREFIX,
+    VIEWER_ROLE_PREFIX,
+)
+
+ALL_DEPARTMENTS_ROLES = {"Admin", SUPERSET_ANALYST_ROLE}
+ALL_DEPARTMENTS_WAREHOUSE_ROLE = ANALYST_ROLE
 _DEPARTMENT_SLUG = re.compile(r"^[a-z0-9_]{1,40}$")
 
 
@@ -26,9 +32,9 @@ def warehouse_role_for(role_names: set[str]) -> str | None:
     if role_names & ALL_DEPARTMENTS_ROLES:
         return None
     departments = {
-        name[len(VIEWER_ROLE_PREFIX) :]
+        name[len(SUPERSET_VIEWER_ROLE_PREFIX) :]
         for name in role_names
-        if name.startswith(VIEWER_ROLE_PREFIX)
+        if name.startswith(SUPERSET_VIEWER_ROLE_PREFIX)
     }
     if len(departments) != 1:
         raise NoWarehouseAccess(
@@ -37,7 +43,7 @@ def warehouse_role_for(role_names: set[str]) -> str | None:
     (department,) = departments
     if not _DEPARTMENT_SLUG.match(department):
         raise NoWarehouseAccess(f"invalid department role {department!r}")
-    return f"rempart_viewer_{department}"
+    return VIEWER_ROLE_PREFIX + department
 
 
 def warehouse_role_of(user: object) -> str:
