@@ -7,11 +7,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from flows.runtime.settings import PROJECT_DIR
 from flows.superset import answer_cache
 
-REDIS_STATE = (
-    Path(__file__).parents[2] / "superset" / "rempart_superset" / "caching" / "redis_state.py"
-)
+REDIS_STATE = PROJECT_DIR / "superset" / "rempart_superset" / "caching" / "redis_state.py"
 
 
 def _constants(path: Path) -> dict[str, object]:

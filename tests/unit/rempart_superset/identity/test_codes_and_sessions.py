@@ -12,7 +12,9 @@ import pyotp
 import pytest
 from sqlalchemy import create_engine
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "superset"))
+from flows.runtime.settings import PROJECT_DIR
+
+sys.path.insert(0, str(PROJECT_DIR / "superset"))
 
 from rempart_superset.identity.second_factor import STEP_SECONDS, SecondFactor
 from rempart_superset.identity.session_registry import SessionRegistry

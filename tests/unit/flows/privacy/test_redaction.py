@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from flows.privacy.redaction import Unrewritable, landed_rows, without_rows
+from flows.runtime.settings import PROJECT_DIR
 from loaders.formats import EXTENSIONS
 
-OTHER_TOOLS = Path(__file__).parents[1] / "fixtures" / "other_tools"
+OTHER_TOOLS = PROJECT_DIR / "tests" / "fixtures" / "other_tools"
 
 
 def _check_rewrite(name: str, data: bytes) -> bytes:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
+from flows.runtime.settings import PROJECT_DIR
+
+ROOT = PROJECT_DIR
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 METRIC = re.compile(r"\brempart_[a-z_]+\b")
 # What Prometheus derives from a histogram or a counter family's name.

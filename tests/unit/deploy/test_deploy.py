@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from flows.cli import build_parser
+from flows.runtime.settings import PROJECT_DIR
 
-ROOT = Path(__file__).parents[2]
+ROOT = PROJECT_DIR
 DEPLOY = ROOT / "deploy"
 REMPART_IMAGE = "rempart:latest"
 EXPECTED_SERVICES = {
