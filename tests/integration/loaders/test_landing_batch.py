@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from flows.runtime.settings import PROJECT_DIR
 from loaders import json_reader
 from tests.conftest import run_rempart
 from tests.integration.conftest import Landing
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "other_tools"
+FIXTURES = PROJECT_DIR / "tests" / "fixtures" / "other_tools"
 
 
 def _corrupt_xls() -> bytes:

@@ -17,6 +17,7 @@ import pytest
 from flows.privacy.redaction import landed_rows
 from flows.privacy.retention import archived_copy
 from flows.runtime.secrets import SecretStore
+from flows.runtime.settings import PROJECT_DIR
 from loaders.archive import decrypt_stream
 from loaders.formats import FileType
 from tests.integration.conftest import Installation
@@ -24,7 +25,7 @@ from tests.integration.conftest import Installation
 EMPLOYEE = ("camille.morel@rempart-demo.example", "EMP-1001", "Camille Morel")
 CUSTOMER = ("anais.simon@cafedesarts.example", "Anaïs Simon")
 TRACES = [*EMPLOYEE, *CUSTOMER]
-EXAMPLES = Path(__file__).parents[2] / "data" / "examples" / "files"
+EXAMPLES = PROJECT_DIR / "data" / "examples" / "files"
 
 
 def _text_tables(installation: Installation) -> list[str]:
