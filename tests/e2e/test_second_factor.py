@@ -321,6 +321,7 @@ def test_a_copied_session_cookie_dies_at_logout_and_when_idle(
     assert _with_cookies(deployment, cookies) == 401
 
     page, cookies = _browser_session(deployment, browser, "viewer_operations")
+    page.wait_for_load_state("networkidle")  # no request of the page's still in flight
     page.close()
     assert _with_cookies(deployment, cookies) == 200
     idle = deployment.settings.superset.session_idle_minutes * 60 + 5

@@ -81,9 +81,13 @@ class SessionRegistry:
             self.close(token)
             return False
         if now - row.last_seen >= TOUCH_SECONDS:
+            # Only over the value read: a session ended or aged meanwhile (by another request,
+            # or by an administrator) is not brought back by a request that began before.
             with self.engine.begin() as conn:
                 conn.execute(
-                    update(sessions).where(sessions.c.token_hash == key).values(last_seen=now)
+                    update(sessions)
+                    .where(sessions.c.token_hash == key, sessions.c.last_seen == row.last_seen)
+                    .values(last_seen=now)
                 )
         return True
 
