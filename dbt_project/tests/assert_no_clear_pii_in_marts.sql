@@ -19,6 +19,7 @@
 -- depends_on: {{ ref('dq_source_quality') }}
 -- depends_on: {{ ref('dq_rejected_rows') }}
 -- depends_on: {{ ref('dq_kpi_anomalies') }}
+-- depends_on: {{ ref('fct_pipeline_builds') }}
 
 {%- set marts_schema = 'marts_pending' %}
 {%- set text_columns = {} %}

@@ -40,8 +40,11 @@ STAMP_COLUMN = "_built_at"
 # The log of publications lives beside dbt's log of builds, where readers never look.
 PUBLICATIONS = sql.Identifier("intermediate", "rempart_publications")
 PUBLISH_LOCK = 7_265_004
-# Every build's outcome, for the data-quality dashboard: which tests held what back.
+# Every build's outcome, for the data-quality dashboard: which tests held what back; and the
+# contracted mart that dbt builds from it, which the dashboards read.
 BUILDS = sql.Identifier(PUBLISHED_SCHEMA, "pipeline_builds")
+BUILDS_MART = "fct_pipeline_builds"
+BUILDS_COLUMNS = ("build_id", "finished_at", "passed", "published", "failures", "project_hash")
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,18 @@ def _insert_build(
         ).format(BUILDS),
         (build_id, not failures, published, failures, project_hash),
     )
+    # The contracted mart the dashboards read (models/marts/quality/fct_pipeline_builds.sql)
+    # is dbt's copy of this log as the build began: refreshed here, in the same transaction,
+    # it shows this build too, and a failed build, which publishes nothing else.
+    if _oid(conn, PUBLISHED_SCHEMA, BUILDS_MART) is not None:
+        columns = sql.SQL(", ").join(map(sql.Identifier, BUILDS_COLUMNS))
+        mart = sql.Identifier(PUBLISHED_SCHEMA, BUILDS_MART)
+        conn.execute(sql.SQL("delete from {}").format(mart))
+        conn.execute(
+            sql.SQL("insert into {mart} ({columns}) select {columns} from {log}").format(
+                mart=mart, columns=columns, log=BUILDS
+            )
+        )
 
 
 @contextlib.contextmanager

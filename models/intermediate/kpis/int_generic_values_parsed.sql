@@ -20,23 +20,19 @@
 
     A table, rebuilt on every build, so a changed seed (a new KPI, alias or source) applies to
     every file already landed. Sources large enough for that to cost deserve a model of their
-    own, incremental (int_sales_values_parsed). Values of a file whose source was declared
-    after it landed are dated from that build (int_files_reclassified), so the incremental
-    marts take them.
+    own, incremental (int_sales_values_parsed). The files and their sources' conventions come
+    from int_files_reclassified, which also says when a file's source was declared after it
+    landed: its values are dated from that build, so the incremental marts take them.
 #}
 with
 
 files as (
-    select * from {{ ref('int_files_classified') }}
+    select * from {{ ref('int_files_reclassified') }}
     where layout in ('long', 'wide') and file_status = 'landed'
 ),
 
 columns_mapped as (
     select * from {{ ref('int_sheet_columns_mapped') }}
-),
-
-reclassified as (
-    select * from {{ ref('int_files_reclassified') }}
 ),
 
 department_aliases as (
@@ -103,7 +99,7 @@ cells_extracted as (
         sheets_described.sheet_name,
         records.row_number,
         files.file_name,
-        greatest(files.landed_at, reclassified.reclassified_at) as landed_at,
+        greatest(files.landed_at, files.reclassified_at) as landed_at,
         files.uploaded_by,
         files.source_kind,
         files.layout,
@@ -124,8 +120,6 @@ cells_extracted as (
     from sheets_described
     inner join files
         on sheets_described.file_id = files.file_id
-    left join reclassified
-        on sheets_described.file_id = reclassified.file_id
     inner join value_columns
         on
             sheets_described.file_id = value_columns.file_id

@@ -1,6 +1,12 @@
+{{ config(materialized='table') }}
+
 {#
     Weekly HR KPIs per department and contract type, from the latest version of each
     employee-week (a later file, or a later row of the same file, replaces an earlier one).
+
+    A table: its window and aggregation run over every row on each build anyway (no filter
+    reaches through them), so they run once, and the long chain of views from the landed
+    rows stops here rather than in fct_kpi_values. Small: one row per week and group.
 #}
 with
 

@@ -1,6 +1,12 @@
+{{ config(materialized='table') }}
+
 {#
     Daily support KPIs per department, priority and channel, from the latest version of each
     ticket (a ticket re-exported with its closing date replaces the open one).
+
+    A table: its window and aggregation run over every ticket on each build anyway (no filter
+    reaches through them), so they run once, and the long chain of views from the landed
+    rows stops here rather than in fct_kpi_values. Small: one row per day and group.
 #}
 with
 

@@ -73,7 +73,7 @@ final as (
         case
             when rows_parsed.closed_at >= rows_parsed.opened_at
                 then round(
-                    extract(epoch from rows_parsed.closed_at - rows_parsed.opened_at) / 3600.0, 4
+                    extract(epoch from (rows_parsed.closed_at - rows_parsed.opened_at)) / 3600.0, 4
                 )
         end as resolution_hours,
         case

@@ -3,7 +3,8 @@
     (the first, by name, if several do); failing that, the one its headers fit; failing that,
     `unclassified`, with the source kinds its headers fit when there are several. Never a
     guess: a file whose headers fit two kinds is left unclassified for a person to decide
-    (`rempart sources suggest`).
+    (`rempart sources suggest`). With it, what the models need of that source: its layout,
+    department, date order and decimal separator, and its retention period.
 
     Headers fit a kind when every header of a sheet is one the kind understands
     (int_source_kind_headers_listed) and the sheet has the columns the kind's layout needs:
@@ -148,7 +149,9 @@ final as (
         coalesce(source_kinds.layout, 'custom') as layout,
         source_kinds.department_slug as source_department,
         coalesce(source_kinds.date_order, 'ymd') as date_order,
-        coalesce(source_kinds.decimal_separator, '.') as decimal_separator
+        coalesce(source_kinds.decimal_separator, '.') as decimal_separator,
+        source_kinds.retention_days,
+        source_kinds.mart_history
     from files_matched
     left join source_kinds
         on files_matched.matched_source_kind = source_kinds.source_kind

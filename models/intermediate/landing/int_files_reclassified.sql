@@ -3,18 +3,21 @@
         materialized='incremental',
         unique_key='file_id',
         incremental_strategy='merge',
+        on_schema_change='append_new_columns',
     )
 }}
 
 {#
-    When each file's source kind last changed after it was first classified: an unclassified
-    file becomes readable once a person declares its source (`rempart sources suggest
-    --write`), long after it landed. The generic parsing (int_generic_values_parsed) dates the
-    values of such a file from that moment, so the incremental marts, which take the values
-    landed since their last run, take them too. Null for a file that never changed kind.
+    Every received file as it is classified now, with what the generic parsing
+    (int_generic_values_parsed) needs of it and of its source, and when its source kind last
+    changed after it was first classified: an unclassified file becomes readable once a person
+    declares its source (`rempart sources suggest --write`), long after it landed. The generic
+    parsing dates the values of such a file from that moment, so the incremental marts, which
+    take the values landed since their last run, take them too. Null for a file that never
+    changed kind.
 
     Incremental on purpose: it remembers the previous build's classification. Every file is
-    merged on every build (the registry is small).
+    merged on every build (the registry is small), so the other columns are always current.
 #}
 with
 
@@ -41,7 +44,15 @@ final as (
             end
         {% else %}
             null::timestamptz
-        {% endif %} as reclassified_at
+        {% endif %} as reclassified_at,
+        files.file_name,
+        files.file_status,
+        files.landed_at,
+        files.uploaded_by,
+        files.layout,
+        files.source_department,
+        files.date_order,
+        files.decimal_separator
     from files
     {% if is_incremental() %}
         left join previous

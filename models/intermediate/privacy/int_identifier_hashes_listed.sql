@@ -1,8 +1,9 @@
 {#
     Every identifier cell of every landed row (employee IDs and e-mails, customers' e-mails,
     as seeds/personal_data.csv declares them), as its keyed hash: what a landed row is
-    matched on against the erasure register. Computed only while the register holds an
-    erasure: the one-time filter below skips every scan when it is empty.
+    matched on against the erasure register. A view, read only by dq_erased_subject_returns,
+    which reads it only while the register holds an erasure (a one-time filter skips every
+    scan when the register is empty).
 #}
 with
 
@@ -56,9 +57,7 @@ final as (
         identifier_kind,
         privacy.identifier_hash(identifier_text) as identifier_hash
     from identifier_cells
-    where
-        {{ normalise_text('identifier_text') }} is not null
-        and exists (select 1 from {{ ref('stg_privacy__erasures') }})
+    where {{ normalise_text('identifier_text') }} is not null
 )
 
 select * from final

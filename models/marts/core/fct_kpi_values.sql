@@ -5,7 +5,6 @@
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
         indexes=[
-            {'columns': ['kpi_value_id'], 'unique': true},
             {'columns': ['measured_on', 'kpi_code', 'department', 'category']},
             {'columns': ['kpi_code', 'department']},
             {'columns': ['source_landed_at']},
@@ -21,9 +20,10 @@
     beside it (previous_value, previous_source_file_id) for reviewers. Every version stays in
     the snapshot snap_kpi_values.
 
-    Indexes: the business key (merge); the summary's group (day, KPI, department, category),
-    which kpi_daily_summary recomputes group by group; the landing time, by which incremental
-    runs, the snapshot and the data tests find the values merged since their last run.
+    Indexes: the business key (merge), which is the contract's primary key; the summary's
+    group (day, KPI, department, category), which kpi_daily_summary recomputes group by group;
+    the landing time, by which incremental runs, the snapshot and the data tests find the
+    values merged since their last run.
 #}
 with
 

@@ -5,7 +5,6 @@
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
         indexes=[
-            {'columns': ['summary_id'], 'unique': true},
             {'columns': ['measured_on', 'kpi_code']},
             {'columns': ['department']},
             {'columns': ['last_source_landed_at']},

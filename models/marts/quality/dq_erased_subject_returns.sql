@@ -5,12 +5,16 @@
 #}
 with
 
-identifiers as (
-    select * from {{ ref('int_identifier_hashes_listed') }}
-),
-
 erasures as (
     select * from {{ ref('stg_privacy__erasures') }}
+),
+
+{# Hashing every identifier cell of every landed row costs a scan of them all: only while the
+   register holds an erasure (uncorrelated, the exists is a one-time filter: when the
+   register is empty, nothing below it runs). #}
+identifiers as (
+    select * from {{ ref('int_identifier_hashes_listed') }}
+    where exists (select 1 from erasures)
 ),
 
 matched as (

@@ -9,27 +9,20 @@ files as (
     select * from {{ ref('int_files_classified') }}
 ),
 
-source_kinds as (
-    select * from {{ ref('source_kinds') }}
-),
-
 final as (
     select
-        files.file_id,
-        files.file_name,
-        files.source_kind,
-        files.file_status,
-        files.landed_row_count,
-        files.received_at,
-        source_kinds.retention_days::integer as retention_days,
-        source_kinds.mart_history,
-        files.received_at
-        + make_interval(days => source_kinds.retention_days::integer) as kept_until,
-        files.expired_at,
-        files.expired_at is not null as is_expired
+        file_id,
+        file_name,
+        source_kind,
+        file_status,
+        landed_row_count,
+        received_at,
+        retention_days::integer as retention_days,
+        mart_history,
+        received_at + make_interval(days => retention_days::integer) as kept_until,
+        expired_at,
+        expired_at is not null as is_expired
     from files
-    left join source_kinds
-        on files.source_kind = source_kinds.source_kind
 )
 
 select * from final

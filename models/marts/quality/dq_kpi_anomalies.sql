@@ -14,25 +14,20 @@ source_quality as (
     select * from {{ ref('dq_source_quality') }}
 ),
 
-kpis as (
-    select * from {{ ref('dim_kpis') }}
-),
-
 daily_totals as (
     select
-        daily_summary.measured_on,
-        daily_summary.kpi_code,
-        daily_summary.department,
-        {# Counts and amounts add up across categories; rates and averages do not. #}
+        measured_on,
+        kpi_code,
+        department,
+        {# Counts and amounts add up across categories; rates and averages do not (the
+           summary carries each KPI's aggregation, from dim_kpis). #}
         case
-            when max(kpis.aggregation) = 'avg'
-                then sum(daily_summary.value_sum) / sum(daily_summary.value_count)
-            else sum(daily_summary.value_sum)
+            when max(aggregation) = 'avg'
+                then sum(value_sum) / sum(value_count)
+            else sum(value_sum)
         end as value_total
     from daily_summary
-    inner join kpis
-        on daily_summary.kpi_code = kpis.kpi_code
-    group by daily_summary.measured_on, daily_summary.kpi_code, daily_summary.department
+    group by measured_on, kpi_code, department
 ),
 
 totals_with_history as (

@@ -5,12 +5,13 @@
     that would declare its source, and the next run reads it.
 
     The department is unknown until then, so only analysts see these rows (row-level security
-    gives a viewer the rows of their department).
+    gives a viewer the rows of their department). Read from dim_data_sources, the mart of
+    every received file, which says the same of each.
 #}
 with
 
 files as (
-    select * from {{ ref('int_files_classified') }}
+    select * from {{ ref('dim_data_sources') }}
     where source_kind = 'unclassified' and file_status = 'landed'
 ),
 
