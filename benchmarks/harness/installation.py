@@ -142,8 +142,9 @@ def log_in(settings: Settings, account: str) -> SupersetClient:
     """A demo account logged in to the installation's Superset (password and second factor
     from its secret store)."""
     from flows.runtime.secrets import SecretStore
+    from flows.superset.accounts import current_demo_code, password_secret
     from flows.superset.rest_client import SupersetClient
-    from flows.superset.server import SupersetServer, current_demo_code, password_secret
+    from flows.superset.server import SupersetServer
 
     return SupersetClient.log_in(
         SupersetServer(settings).url,

@@ -19,6 +19,9 @@ way; ``DEPARTMENT_SPELLINGS`` below lists every spelling used, which the dbt see
 * support: ``Support client``, ``support``, ``Support``
 * operations: ``Opérations``, ``Operations``, ``ops``
 
+Over 450 lines: one short function per demo file, each with its source's own mess, and this
+one list of every defect they hold; split, the list would no longer sit beside its makers.
+
 Every defect below is placed by a fixed key (date, department, sub-category, KPI; employee and
 week; ticket id), so it does not depend on the seed; only values, names and spellings do.
 

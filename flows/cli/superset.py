@@ -7,8 +7,9 @@ import argparse
 from flows.cli.common import CommandError
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
-from flows.superset import schedules, sync
+from flows.superset import accounts, schedules, sync
 from flows.superset import server as superset_server
+from flows.superset.errors import SupersetError
 from flows.warehouse.provision import prepare_database
 
 
@@ -20,7 +21,7 @@ def start(settings: Settings, server: superset_server.SupersetServer) -> None:
         print("  log in with your directory account")
         return
     print(
-        f"  log in as {superset_server.ADMIN_USERNAME}, password in "
+        f"  log in as {accounts.ADMIN_USERNAME}, password in "
         f"{secrets.path('superset_admin_password')}"
     )
     print(
@@ -61,11 +62,11 @@ def superset(settings: Settings, arguments: argparse.Namespace) -> int:
             for name in schedules.send_now(settings, arguments.names):
                 print(f"queued: {name} (Superset's worker runs it now; its log says how it went)")
         elif action == "otp":
-            print(superset_server.current_demo_code(settings, username))
+            print(accounts.current_demo_code(settings, username))
         elif action == "export":
             for path in sync.export_assets(settings):
                 print(f"wrote {path.relative_to(settings.project_dir)}")
-    except (superset_server.SupersetError, schedules.DeclarationError) as error:
+    except (SupersetError, schedules.DeclarationError) as error:
         raise CommandError(str(error)) from error
     return 0
 

@@ -45,7 +45,8 @@ from flows.privacy.erasure_register import JOURNAL
 from flows.runtime.database import connection_info, write_pgpass
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
-from flows.superset.server import SupersetError, SupersetServer
+from flows.superset.errors import SupersetError
+from flows.superset.server import SupersetServer
 from flows.warehouse.provision import prepare_database
 from loaders.archive import opens_with, produced_stream, reencrypt_file, sync_folder
 from loaders.audit import append_event, continue_chain

@@ -1,4 +1,5 @@
-"""Superset, driven from outside its process: the server's lifecycle and accounts (`server`),
+"""Superset, driven from outside its process: the server's lifecycle (`server`), its accounts
+(`accounts`), the environment its mail and directory settings make (`environment`),
 the sync of datasets, dashboards, roles and row-level security (`sync`: what Superset should
 hold in `desired_state`, the charts and dashboards as code in `assets_bundle`, the roles and
 filters in `access`, all through the REST client of `rest_client`), alerts and reports

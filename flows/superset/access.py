@@ -19,11 +19,9 @@ from flows.names import (
     SUPERSET_VIEWER_ROLE_PREFIX,
 )
 from flows.superset.desired_state import MARTS_SCHEMA, MartDataset, dataset_uuid
+from flows.superset.errors import SupersetError
 from flows.superset.rest_client import SupersetClient, ids_by_uuid
-from flows.superset.server import (
-    WAREHOUSE_NAME,
-    SupersetError,
-)
+from flows.superset.server import WAREHOUSE_NAME
 
 # Viewers get the read-only part of Superset's Gamma role; analysts all of Gamma plus SQL Lab
 # (read-only: the connection has DML off and its Postgres role can only SELECT) and exports.

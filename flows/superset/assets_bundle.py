@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from flows.runtime.settings import PROJECT_DIR
+from flows.superset.errors import SupersetError
 from flows.superset.rest_client import SupersetClient
-from flows.superset.server import SupersetError
 
 ASSETS_DIR = PROJECT_DIR / "superset" / "assets"
 EXPORT_VERSION = "1.0.0"

@@ -25,7 +25,8 @@ from flows.names import ANALYST_ROLE as ANALYST_DB_ROLE
 from flows.runtime.database import connection_info
 from flows.runtime.settings import Settings
 from flows.superset.assets_bundle import EXPORT_VERSION, load_assets
-from flows.superset.server import WAREHOUSE_NAME, SupersetError
+from flows.superset.errors import SupersetError
+from flows.superset.server import WAREHOUSE_NAME
 from flows.warehouse.provision import superset_passfile
 
 MARTS_SCHEMA = "marts"

@@ -13,7 +13,9 @@ import httpx
 from flows.names import SYNC_ACCOUNT
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import Settings
-from flows.superset.server import SupersetError, SupersetServer, password_secret
+from flows.superset.accounts import password_secret
+from flows.superset.errors import SupersetError
+from flows.superset.server import SupersetServer
 
 
 class SupersetLoginError(SupersetError):

@@ -20,13 +20,9 @@ import yaml
 from flows.runtime.settings import PROJECT_DIR, Settings
 from flows.seeds.departments import department_slugs
 from flows.seeds.recipients import DATA_STEWARDS, RecipientError, recipients_by_audience
-from flows.superset.server import (
-    DATA_STEWARDS_REPORT_ACCOUNT,
-    WAREHOUSE_NAME,
-    SupersetError,
-    SupersetServer,
-    report_account,
-)
+from flows.superset.accounts import DATA_STEWARDS_REPORT_ACCOUNT, report_account
+from flows.superset.errors import SupersetError
+from flows.superset.server import WAREHOUSE_NAME, SupersetServer
 
 DECLARATIONS = PROJECT_DIR / "superset" / "alerts_reports.yaml"
 ASSETS_DIR = PROJECT_DIR / "superset" / "assets"

@@ -1,8 +1,13 @@
-"""Superset's lifecycle: its metadata database, its accounts, gunicorn on 127.0.0.1, stop.
+"""Superset's lifecycle: its metadata database, gunicorn and Celery on 127.0.0.1, stop.
 
 Superset lives in its own environment (`.venv-superset`, see superset/requirements.in) and
 is driven here through its command line and `superset/scripts/bootstrap_access.py`, never imported.
 Its metadata (users, dashboards, logs) is a SQLite database under `<state>/superset/`.
+
+Over 450 lines because it is one class, `SupersetServer`, whose steps (set-up, the processes
+under the supervisor, status, start, stop, the administration scripts) share its paths and its
+processes' state; its accounts (`accounts.py`) and the environment of its mail and directory
+(`environment.py`) live beside it.
 """
 
 from __future__ import annotations
@@ -26,21 +31,23 @@ from typing import Any, NoReturn
 import psutil
 
 from flows.names import (
-    DATA_STEWARDS,
-    REPORT_ACCOUNT_PREFIX,
-    SUPERSET_ANALYST_ROLE,
     SUPERSET_AUDIT_ROLE,
-    SUPERSET_UPLOADER_ROLE_PREFIX,
-    SUPERSET_VIEWER_ROLE_PREFIX,
-    SYNC_ACCOUNT,
 )
 from flows.runtime.database import connection_info
 from flows.runtime.secrets import SecretStore
-from flows.runtime.settings import PROJECT_DIR, DirectorySettings, MailSettings, Settings
+from flows.runtime.settings import PROJECT_DIR, Settings
 from flows.runtime.valkey import EmbeddedRedis, redis_url
 from flows.runtime.valkey import status as redis_status
-from flows.seeds.departments import department_slugs, directory_groups
 from flows.seeds.recipients import data_stewards_mail
+from flows.superset.accounts import (
+    SYNC_PERMISSIONS,
+    SYNC_ROLE,
+    report_accounts,
+    superset_accounts,
+    totp_secret,
+)
+from flows.superset.environment import directory_environment, mail_environment
+from flows.superset.errors import SupersetError
 from flows.warehouse.provision import superset_passfile
 
 SUPERSET_VENV = PROJECT_DIR / ".venv-superset"
@@ -54,45 +61,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 SERVICE_NAMES = {"web": "gunicorn", "worker": "Celery worker", "beat": "Celery beat"}
 RECENT_EVENTS_SECONDS = 600  # `status` reports restarts this recent
 
-ADMIN_USERNAME = "admin"
-ANALYST_USERNAME = "analyst"
-SYNC_ROLE = "Rempart Sync"
-# What the sync does through the REST API, and nothing else: import and export the assets,
-# read datasets, manage the department roles, their RLS filters and dashboard access.
-SYNC_PERMISSIONS: list[tuple[str, str]] = [
-    ("can_export", "ImportExportRestApi"),
-    ("can_import_", "ImportExportRestApi"),
-    ("can_read", "SecurityRestApi"),  # the CSRF token every write needs
-    ("can_read", "Database"),
-    ("can_write", "Database"),
-    ("can_read", "Dataset"),
-    ("can_write", "Dataset"),
-    # To see the warehouse's entry and its datasets; its queries would still be refused,
-    # since the account has no department (DB_CONNECTION_MUTATOR): it never reads a row.
-    ("all_database_access", "all_database_access"),
-    ("all_datasource_access", "all_datasource_access"),
-    ("can_read", "Chart"),
-    ("can_write", "Chart"),
-    ("can_read", "Dashboard"),
-    ("can_write", "Dashboard"),
-    ("can_export", "Dashboard"),
-    ("can_get", "Role"),
-    ("can_post", "Role"),
-    ("can_list_role_permissions", "Role"),
-    ("can_add_role_permissions", "Role"),
-    ("can_get", "PermissionViewMenu"),
-    ("can_read", "Row Level Security"),
-    ("can_write", "Row Level Security"),
-]
 WAREHOUSE_NAME = "Rempart warehouse"  # Superset's database entry of the warehouse
-# The accounts reports run as: one per department (its viewer role, so a department's report
-# shows that department's rows only) and the data stewards' (every department). They cannot
-# log in; the reports' browser gets its session from Superset (machine_sessions.py).
-DATA_STEWARDS_REPORT_ACCOUNT = REPORT_ACCOUNT_PREFIX + DATA_STEWARDS
-
-
-class SupersetError(RuntimeError):
-    """Superset cannot be set up, started or reached; the message says why."""
 
 
 @dataclass
@@ -101,105 +70,6 @@ class SupersetStatus:
     detail: str
     pid: int | None = None
     healthy: bool = False  # answers, and every process of it runs
-
-
-def viewer_username(department: str) -> str:
-    return f"viewer_{department}"
-
-
-def report_account(department: str) -> str:
-    return REPORT_ACCOUNT_PREFIX + department
-
-
-def report_accounts(settings: Settings) -> list[str]:
-    return [
-        *(report_account(slug) for slug in department_slugs(settings.project_dir)),
-        DATA_STEWARDS_REPORT_ACCOUNT,
-    ]
-
-
-def password_secret(username: str) -> str:
-    """Name of the secret holding a Superset account's password (the README's convention)."""
-    return "superset_admin_password" if username == ADMIN_USERNAME else f"superset_user_{username}"
-
-
-def totp_secret(username: str) -> str:
-    """Name of the secret holding a demo account's second factor."""
-    return f"superset_totp_{username}"
-
-
-def superset_accounts(settings: Settings) -> list[dict[str, object]]:
-    """The pipeline's service account and, with Superset's own accounts (REMPART_AUTH=db), the
-    demo accounts: admin, analyst, and one viewer per department of the seed. With a
-    directory, people's accounts come from it at their first login."""
-    accounts = [
-        (ADMIN_USERNAME, "Rempart", "Administrator", ["Admin"]),
-        (ANALYST_USERNAME, "Rempart", "Analyst", [SUPERSET_ANALYST_ROLE]),
-    ] + [
-        (
-            viewer_username(slug),
-            "Viewer",
-            slug,
-            [SUPERSET_VIEWER_ROLE_PREFIX + slug, SUPERSET_UPLOADER_ROLE_PREFIX + slug],
-        )
-        for slug in department_slugs(settings.project_dir)
-    ]
-    if settings.directory.auth != "db":
-        accounts = []
-    store = SecretStore(settings.secrets_dir)
-    result = []
-    for username, first_name, last_name, roles in accounts:
-        store.get(password_secret(username))  # created on first use
-        result.append(
-            {
-                "username": username,
-                "first_name": first_name,
-                "last_name": last_name,
-                "email": f"{username}@rempart.invalid",
-                "roles": roles,
-                "password_file": str(store.path(password_secret(username))),
-                "totp_secret_file": str(store.path(totp_secret(username))),
-            }
-        )
-    reporters = [
-        (report_account(slug), [SUPERSET_VIEWER_ROLE_PREFIX + slug])
-        for slug in department_slugs(settings.project_dir)
-    ] + [(DATA_STEWARDS_REPORT_ACCOUNT, [SUPERSET_ANALYST_ROLE])]
-    for username, roles in reporters:
-        result.append(
-            {
-                "username": username,
-                "first_name": "Rempart",
-                "last_name": "reports",
-                "email": f"{username}@rempart.invalid",
-                "roles": roles,
-            }
-        )
-    store.get(password_secret(SYNC_ACCOUNT))
-    result.append(
-        {
-            "username": SYNC_ACCOUNT,
-            "first_name": "Rempart",
-            "last_name": "pipeline",
-            "email": f"{SYNC_ACCOUNT}@rempart.invalid",
-            "roles": [SYNC_ROLE],
-            "password_file": str(store.path(password_secret(SYNC_ACCOUNT))),
-        }
-    )
-    return result
-
-
-def current_demo_code(settings: Settings, username: str) -> str:
-    """The code a demo account's authenticator would show now, from its secret in the store."""
-    import pyotp
-
-    path = SecretStore(settings.secrets_dir).path(totp_secret(username))
-    if not path.exists():
-        raise SupersetError(
-            f"{username} has no second-factor secret in the secrets store ({path}): it is "
-            "not a demo account, or its second factor was reset and it enrolled its own device"
-        )
-    return pyotp.TOTP(path.read_text(encoding="utf-8").strip()).now()
 
 
 class SupersetServer:
@@ -684,70 +554,3 @@ class SupersetServer:
         with contextlib.suppress(FileNotFoundError):
             self.pidfile.unlink()
         return "stopped"
-
-
-def mail_environment(mail: MailSettings, store: SecretStore) -> dict[str, str]:
-    """Where reports and alerts are mailed from; the password is a file of the secrets store
-    (`smtp_password`), which Rempart never generates."""
-    if mail.user and not (mail.starttls or mail.ssl):
-        raise SupersetError(
-            "REMPART_SMTP_USER is set but neither REMPART_SMTP_STARTTLS nor REMPART_SMTP_SSL:"
-            " the mail password would cross the network in clear; refusing to start"
-        )
-    environment = {
-        "REMPART_SMTP_HOST": mail.host,
-        "REMPART_SMTP_PORT": str(mail.port),
-        "REMPART_SMTP_STARTTLS": str(mail.starttls).lower(),
-        "REMPART_SMTP_SSL": str(mail.ssl).lower(),
-        "REMPART_SMTP_USER": mail.user,
-        "REMPART_SMTP_MAIL_FROM": mail.mail_from,
-    }
-    if mail.user:
-        environment["REMPART_SMTP_PASSWORD_FILE"] = str(store.path("smtp_password"))
-    return environment
-
-
-LDAP_FIELDS = (
-    "url",
-    "start_tls",
-    "ca_file",
-    "bind_dn",
-    "user_base",
-    "uid_attribute",
-    "user_filter",
-    "group_base",
-    "group_filter",
-)
-OIDC_FIELDS = ("issuer", "client_id", "scope", "username_claim", "groups_claim")
-
-
-def directory_environment(
-    directory: DirectorySettings, project_dir: Path, store: SecretStore
-) -> dict[str, str]:
-    """Where the directory or the identity provider is and how its groups map to roles; the
-    LDAP bind password and the OIDC client secret are files of the secrets store
-    (`ldap_bind_password`, `oidc_client_secret`), which Rempart never generates."""
-    roles = {
-        group: [SUPERSET_VIEWER_ROLE_PREFIX + department]
-        for group, department in directory_groups(project_dir).items()
-    }
-    roles.setdefault(directory.directory_admin_group, []).append("Admin")
-    roles.setdefault(directory.directory_analyst_group, []).append(SUPERSET_ANALYST_ROLE)
-    environment = {"REMPART_AUTH": directory.auth, "REMPART_DIRECTORY_ROLES": json.dumps(roles)}
-    if directory.auth == "ldap":
-        environment.update(
-            {
-                f"REMPART_LDAP_{name.upper()}": str(getattr(directory, f"ldap_{name}"))
-                for name in LDAP_FIELDS
-            }
-        )
-        environment["REMPART_LDAP_BIND_PASSWORD_FILE"] = str(store.path("ldap_bind_password"))
-    if directory.auth == "oidc":
-        environment.update(
-            {
-                f"REMPART_OIDC_{name.upper()}": getattr(directory, f"oidc_{name}")
-                for name in OIDC_FIELDS
-            }
-        )
-        environment["REMPART_OIDC_CLIENT_SECRET_FILE"] = str(store.path("oidc_client_secret"))
-    return environment

@@ -38,9 +38,10 @@ from flows.superset.assets_bundle import (
     write_assets,
 )
 from flows.superset.desired_state import dataset_uuid, desired_bundle, marts_for_superset
+from flows.superset.errors import SupersetError
 from flows.superset.rest_client import ids_by_uuid, sync_client
 from flows.superset.schedules import ScheduleReport
-from flows.superset.server import SupersetError, SupersetServer
+from flows.superset.server import SupersetServer
 
 
 @dataclass

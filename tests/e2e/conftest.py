@@ -24,9 +24,10 @@ from flows.runtime.database import connection_info, temporary_server
 from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import PROJECT_DIR, Settings, load_settings
 from flows.seeds.departments import department_slugs
+from flows.superset.accounts import password_secret, totp_secret
 from flows.superset.assets_bundle import load_assets
 from flows.superset.rest_client import SupersetClient
-from flows.superset.server import SupersetServer, password_secret, totp_secret
+from flows.superset.server import SupersetServer
 from flows.warehouse.provision import superset_passfile
 from tests.conftest import free_port, isolated_environment, run_rempart
 from tests.e2e.mailbox import Mailbox

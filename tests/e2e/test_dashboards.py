@@ -4,6 +4,9 @@ One deployment for the module (see conftest.py): the demo files, the real flow, 
 Superset. A viewer of a department must see that department's rows only, whichever way they
 ask: dashboard, chart-data API, export, SQL Lab, or a direct SQL connection with the role
 Superset uses for them.
+
+Over 450 lines: every path to the data, each a test, against one deployment, so that a path
+left out shows as a missing test beside the others.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from flows.seeds.recipients import recipients_by_audience
+from flows.superset.accounts import report_account
 from flows.superset.schedules import declared_schedules
-from flows.superset.server import report_account
 from tests.e2e.conftest import Deployment
 from tests.e2e.mailbox import Mailbox, Received
 

@@ -17,8 +17,9 @@ import pyotp
 import pytest
 
 from flows.names import SYNC_ACCOUNT
+from flows.superset.errors import SupersetError
 from flows.superset.rest_client import SupersetClient
-from flows.superset.server import SupersetError, SupersetServer
+from flows.superset.server import SupersetServer
 from tests.e2e.conftest import Deployment, open_dashboard
 
 pytestmark = pytest.mark.e2e

@@ -21,9 +21,10 @@ import httpx
 import pytest
 
 from flows.names import SYNC_ACCOUNT
+from flows.superset.accounts import SYNC_PERMISSIONS, SYNC_ROLE
 from flows.superset.answer_cache import new_cache_generation
 from flows.superset.rest_client import SupersetClient
-from flows.superset.server import SYNC_PERMISSIONS, SYNC_ROLE, SupersetServer
+from flows.superset.server import SupersetServer
 from tests.conftest import run_rempart
 from tests.e2e.conftest import Deployment, dataset_ids
 

@@ -10,6 +10,9 @@ in any other way gets nowhere.
 
 The pipeline's service account (`rempart_sync`) has no second factor: it may log in through
 the REST API only, only from this machine, with its generated password (see the README).
+
+Over 450 lines because it is one class whose methods Superset calls by their names: each
+login path Superset has is overridden here, beside the others, so that none is forgotten.
 """
 
 import contextlib

@@ -9,8 +9,8 @@ import pytest
 from flows.runtime.settings import PROJECT_DIR
 from flows.seeds.departments import department_slugs
 from flows.seeds.recipients import RecipientError, recipients_by_audience
+from flows.superset.accounts import DATA_STEWARDS_REPORT_ACCOUNT, report_account
 from flows.superset.schedules import DeclarationError, declared_schedules
-from flows.superset.server import DATA_STEWARDS_REPORT_ACCOUNT, report_account
 
 
 def _declarations(tmp_path: Path, text: str) -> Path:

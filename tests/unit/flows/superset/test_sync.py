@@ -10,7 +10,7 @@ import pytest
 from flows.seeds.departments import department_slugs
 from flows.superset.assets_bundle import differences
 from flows.superset.desired_state import _dataset_config, dataset_uuid, marts_for_superset
-from flows.superset.server import SupersetError
+from flows.superset.errors import SupersetError
 
 
 def _manifest(**column_overrides: object) -> dict:
