@@ -230,9 +230,10 @@ def sync_superset(settings: Settings, published: bool) -> str:
         message = "skipped: REMPART_SUPERSET_SYNC is off"
         logger.info(message)
         return message
-    report = sync.sync(settings, progress=logger.info, evaluate_alerts=published)
+    evaluate = published and settings.superset.alerts_after_publish
+    report = sync.sync(settings, progress=logger.info, evaluate_alerts=evaluate)
     message = report.summary()
-    if published:
+    if evaluate:
         queued = report.schedules.queued
         logger.info("alerts evaluated after the publication: %s", ", ".join(queued) or "none")
         message += f"; {len(queued)} alert(s) evaluated"

@@ -86,6 +86,11 @@ class SupersetSettings(Component):
         default=True,
         description="Whether `rempart run` starts Superset and syncs it (false: dbt only).",
     )
+    alerts_after_publish: bool = Field(
+        default=True,
+        description="Whether the alerts marked after_publish are evaluated right after each "
+        "publication of the marts (false: on their schedules only).",
+    )
 
 
 class DirectorySettings(Component):

@@ -256,6 +256,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> It
             "REMPART_SUPERSET_PORT": str(port),
             "REMPART_REDIS_PORT": str(redis_port),
             "REMPART_SUPERSET_SYNC": "true",
+            # Each alert evaluated after a publication takes a browser's screenshot: only the
+            # report tests, which turn it on for their run, pay for it.
+            "REMPART_SUPERSET_ALERTS_AFTER_PUBLISH": "false",
             "REMPART_SMTP_HOST": "127.0.0.1",
             "REMPART_SMTP_PORT": str(mailbox.port),
             "REMPART_SMTP_STARTTLS": "false",

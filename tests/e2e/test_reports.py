@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from flows.seeds.recipients import recipients_by_audience
 from flows.superset.accounts import report_account
 from flows.superset.schedules import declared_schedules
+from tests.conftest import run_rempart
 from tests.e2e.conftest import Deployment
 from tests.e2e.mailbox import Mailbox, Received
 
@@ -145,7 +146,10 @@ def test_an_anomaly_landed_for_one_department_alerts_that_department_only(
         encoding="cp1252",
     )
     ran = time.time()
-    run = deployment.rempart("run")
+    alerts_on = {**deployment.env, "REMPART_SUPERSET_ALERTS_AFTER_PUBLISH": "true"}
+    completed = run_rempart("run", env=alerts_on, timeout=900)
+    run = completed.stdout + completed.stderr
+    assert completed.returncode == 0, run[-2000:]
     assert "alert(s) evaluated" in run, run[-2000:]
     subject = {
         department: f"New anomalies \N{EN DASH} {_department_name(deployment, department)}"
