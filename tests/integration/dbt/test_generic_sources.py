@@ -23,6 +23,9 @@ from flows.runtime.database import connection_info, temporary_server
 from flows.runtime.settings import PROJECT_DIR, Settings, load_settings
 from tests.conftest import add_seed_lines, copy_project, isolated_environment, run_project
 
+# Runs the whole pipeline (or a whole installation): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 OTHER_TOOLS = PROJECT_DIR / "tests" / "fixtures" / "other_tools"
 
 SEED_LINES = {

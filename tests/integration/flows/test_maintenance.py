@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import importlib.util
 
+import pytest
 import yaml
 from prefect import Flow
 
 from flows.backup.backup_set import list_sets
 from flows.runtime.settings import PROJECT_DIR
 from tests.integration.conftest import Installation
+
+# Runs the whole pipeline (or a whole installation): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def test_maintenance_backs_up_verifies_and_rotates(installation: Installation) -> None:

@@ -23,6 +23,9 @@ from flows.runtime.secrets import SecretStore
 from flows.runtime.settings import PROJECT_DIR, Settings, load_settings
 from tests.conftest import free_port, isolated_environment, run_rempart
 
+# Runs the whole pipeline (or a whole installation): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = PROJECT_DIR / "data" / "examples" / "files"
 
 

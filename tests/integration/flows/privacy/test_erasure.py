@@ -22,6 +22,9 @@ from loaders.archive import decrypt_stream
 from loaders.formats import FileType
 from tests.integration.conftest import Installation
 
+# Runs the whole pipeline (or a whole installation): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 EMPLOYEE = ("camille.morel@rempart-demo.example", "EMP-1001", "Camille Morel")
 CUSTOMER = ("anais.simon@cafedesarts.example", "Anaïs Simon")
 TRACES = [*EMPLOYEE, *CUSTOMER]

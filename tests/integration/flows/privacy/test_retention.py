@@ -9,6 +9,9 @@ import pytest
 
 from tests.integration.conftest import Installation
 
+# Runs the whole pipeline (or a whole installation): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 AGED = {  # file name: years back (sales_fr keeps 5 years and its history; tickets 1, not it)
     "sales_fr_2026-09.csv": 6,
     "support_tickets_2026-09.json": 2,

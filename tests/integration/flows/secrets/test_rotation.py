@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from flows.runtime.secrets import SecretStore
 from loaders.archive import opens_with
 from loaders.schema import key_fingerprint
 from tests.integration.conftest import Installation
+
+# Runs the whole pipeline (or a whole installation): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def _store(installation: Installation) -> SecretStore:
