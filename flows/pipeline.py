@@ -95,8 +95,8 @@ def build_models(
     landed data can change (`source:raw+`: not the seeds and what only they feed, nor the unit
     tests, which test code that has not changed). When it passes, publishing it also marks it
     as a complete passed build in dbt's build log (flows/warehouse/publish.py)."""
-    from dbt_common.events.base_types import EventLevel
-    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+    from dbt_common.events.base_types import EventLevel  # dbt: loaded when a build runs
+    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings  # dbt: loaded when a build runs
 
     logger = get_run_logger()
     _dbt_environment(settings)

@@ -87,7 +87,7 @@ def _row_cells(row: ElementTree.Element) -> dict[int, str]:
 
 def read_ods(file_name: str, handle: BinaryIO, progress: Progress | None = None) -> Iterator[Sheet]:
     """An .ods file: through calamine, like every workbook, or this reader if calamine fails."""
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook  # workbooks only
 
     try:
         CalamineWorkbook.from_filelike(handle)

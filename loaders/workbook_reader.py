@@ -31,7 +31,7 @@ def read_workbook(
     file_name: str, handle: BinaryIO, progress: Progress | None = None
 ) -> Iterator[Sheet]:
     """.xlsx, .xlsm, .xlsb and .ods, through calamine (which tells them apart by content)."""
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook  # workbooks only
 
     try:
         workbook = CalamineWorkbook.from_filelike(handle)
@@ -77,7 +77,7 @@ def read_workbook(
 
 
 def read_xls(file_name: str, handle: BinaryIO, progress: Progress | None = None) -> Iterator[Sheet]:
-    import xlrd
+    import xlrd  # legacy .xls only
 
     try:
         # Not on demand: every sheet is parsed here, so a damaged one fails before any row.

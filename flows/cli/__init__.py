@@ -1,5 +1,11 @@
 """The `rempart` command line: one module per command group, each adding its parser and the
-function that runs it (`run(settings, arguments) -> exit code`)."""
+function that runs it (`run(settings, arguments) -> exit code`).
+
+A command imports what it runs inside its function: `rempart` then loads only what the
+command asked for needs (Prefect, dbt, the web servers take seconds to import), and
+`rempart db status` answers at once. Nothing else in `flows` imports inside a function but
+a heavy optional library, with its reason beside it.
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -24,8 +25,6 @@ def read_passphrase(passphrase_file: Path | None, confirm: bool) -> str:
     """From a file (scripts), else typed (twice if `confirm`) at the terminal, never echoed."""
     if passphrase_file is not None:
         return passphrase_file.read_text(encoding="utf-8").rstrip("\n")
-    import getpass
-
     passphrase = getpass.getpass("passphrase: ")
     if confirm and getpass.getpass("the same passphrase again: ") != passphrase:
         raise CommandError("the two passphrases differ: nothing written")

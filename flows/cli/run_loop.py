@@ -11,7 +11,9 @@ from rich.table import Table
 
 from flows.runtime.prefect_api import prefect_api, prefect_environment
 from flows.runtime.settings import Settings
+from flows.warehouse import build_state
 from flows.warehouse.run_audit import LandingSummary, PipelineSummary, audit_run
+from loaders.landing import inbox_files
 
 EXIT_CODES = {"success": 0, "files_rejected": 3, "build_failed": 4, "error": 5}
 
@@ -56,9 +58,6 @@ def summary_table(summary: PipelineSummary) -> Table:
 def _nothing_to_do(settings: Settings, inbox: Path | None) -> str | None:
     """Why this run need not even start its flow: no file waits, nothing changed since the
     last published build. None when in doubt (the flow then finds out, and says why)."""
-    from flows.warehouse import build_state
-    from loaders.landing import inbox_files
-
     if inbox_files(inbox or settings.inbox_dir):
         return None
     try:
@@ -88,7 +87,10 @@ def run_pipeline(
         console.print(f"rempart run: {reason}", soft_wrap=True, markup=False)
         return 0
     prefect_environment(settings)
-    from flows.pipeline import BuildFailed, rempart_pipeline
+    from flows.pipeline import (  # Prefect and dbt: only when a run is due
+        BuildFailed,
+        rempart_pipeline,
+    )
 
     try:
         summary = rempart_pipeline(
@@ -119,8 +121,6 @@ def _stable_files(
     least `quiet_seconds` old. A file seen for the first time is taken at once when its time
     is already that old: writing a file keeps moving its time, and the tools that copy a
     time along (`mv`, `cp -p`, tar, rsync) set it once the data is complete."""
-    from loaders.landing import inbox_files
-
     now = time.time()
     ready: list[Path] = []
     current: dict[Path, tuple[int, float]] = {}

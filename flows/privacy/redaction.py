@@ -172,7 +172,7 @@ def _json_without(data: bytes, rows: Rows) -> bytes:
 
 
 def _workbook_without(data: bytes, rows: Rows, keep_vba: bool) -> bytes:
-    import openpyxl
+    import openpyxl  # workbooks only
 
     workbook = openpyxl.load_workbook(io.BytesIO(data), data_only=True, keep_vba=keep_vba)
     for sheet_name, numbers in rows.items():

@@ -49,7 +49,9 @@ def prefect_api(settings: Settings, console: Console) -> Iterator[None]:
     if os.environ.get("PREFECT_API_URL"):
         yield
         return
-    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.server.api.server import (
+        SubprocessASGIServer,  # Prefect's server: loaded by long-lived commands only
+    )
 
     server = SubprocessASGIServer()
     server.start(timeout=180)

@@ -49,7 +49,7 @@ class RedisStatus:
 
 def client(url: str):  # noqa: ANN201 - valkey's client type
     """A client of the server at this URL, with short timeouts."""
-    import valkey
+    import valkey  # the client: loaded when a server is reached
 
     return valkey.Valkey.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
@@ -66,7 +66,7 @@ def _without_password(url: str) -> str:
 
 def _describe(url: str) -> str:
     """What the server says of itself, or why it cannot be reached."""
-    import valkey
+    import valkey  # the client: loaded when a server is reached
 
     try:
         connection = client(url)

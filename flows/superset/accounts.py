@@ -142,7 +142,7 @@ def superset_accounts(settings: Settings) -> list[dict[str, object]]:
 
 def current_demo_code(settings: Settings, username: str) -> str:
     """The code a demo account's authenticator would show now, from its secret in the store."""
-    import pyotp
+    import pyotp  # `rempart superset otp` only
 
     path = SecretStore(settings.secrets_dir).path(totp_secret(username))
     if not path.exists():

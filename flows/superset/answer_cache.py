@@ -28,7 +28,7 @@ def _client(settings: Settings) -> Any:
 def new_cache_generation(settings: Settings) -> str:
     """Retire every cached chart result; says what was done. The embedded server keeps
     nothing across a restart, so when it is stopped there is nothing to retire."""
-    import valkey
+    import valkey  # the client: loaded when a server is reached
 
     if not settings.redis.url and not EmbeddedRedis(settings).status().running:
         return "Superset's caches: none (Redis is stopped)"
@@ -50,7 +50,7 @@ class CacheInvalidationError(RuntimeError):
 def superset_figures(settings: Settings) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
     """Superset's counters and per-endpoint latency histograms (milliseconds), as its
     processes recorded them; empty when Redis does not answer."""
-    import valkey
+    import valkey  # the client: loaded when a server is reached
 
     try:
         redis = _client(settings)
