@@ -28,8 +28,9 @@ from flows.privacy.erasure import returned_subjects
 from flows.runtime.database import DatabaseError
 from flows.runtime.settings import Settings, load_settings
 from flows.runtime.tools import tool_environment
+from flows.seeds import shapes as seed_shapes
 from flows.superset import answer_cache, sync
-from flows.warehouse import build_state, publish, seed_shapes
+from flows.warehouse import build_state, publish
 from flows.warehouse.landing import ingest
 from flows.warehouse.run_audit import (
     BuildFailed,
@@ -173,7 +174,7 @@ def build_models(
 
 def _reload_reshaped_seeds(settings: Settings, runner: object) -> None:
     """Seeds whose columns changed since dbt loaded them, loaded afresh
-    (flows/warehouse/seed_shapes.py); the build that follows runs everything they feed."""
+    (flows/seeds/shapes.py); the build that follows runs everything they feed."""
     logger = get_run_logger()
     reshaped = seed_shapes.reshaped_seeds(settings)
     for name, (wanted, loaded) in reshaped.items():

@@ -21,7 +21,6 @@ hash of the identifier, never the identifier.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +28,7 @@ import psycopg
 
 from flows.runtime.database import connection_info
 from flows.runtime.settings import Settings
+from flows.seeds.reader import read_seed
 from loaders.audit import append_event
 
 # Every identifier cell of one declared column, with its keyed hash: the person's rows are
@@ -106,8 +106,11 @@ class Person:
 
 
 def declared_identifiers(settings: Settings) -> list[dict[str, str]]:
-    with (settings.project_dir / "seeds" / "personal_data.csv").open(encoding="utf-8") as seed:
-        return [row for row in csv.DictReader(seed) if row["is_identifier"] == "true"]
+    return [
+        row
+        for row in read_seed(settings.project_dir, "personal_data")
+        if row["is_identifier"] == "true"
+    ]
 
 
 def check_identifier_kind(settings: Settings, kind: str) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
+
+from flows.seeds.reader import read_rows
 
 DEPARTMENTS_SEED = "seeds/departments.csv"
 _DEPARTMENT_SLUG = re.compile(r"^[a-z0-9_]{1,40}$")
@@ -13,8 +14,7 @@ _DEPARTMENT_SLUG = re.compile(r"^[a-z0-9_]{1,40}$")
 def department_slugs(project_dir: Path) -> list[str]:
     """The departments declared in the seed; a slug names roles, so its alphabet is narrow."""
     path = project_dir / DEPARTMENTS_SEED
-    with path.open(encoding="utf-8", newline="") as handle:
-        slugs = [row["department_slug"].strip() for row in csv.DictReader(handle)]
+    slugs = [row["department_slug"].strip() for row in read_rows(path)]
     for line, slug in enumerate(slugs, start=2):
         if not _DEPARTMENT_SLUG.match(slug):
             raise ValueError(
@@ -28,8 +28,7 @@ def directory_groups(project_dir: Path) -> dict[str, str]:
     """{directory group: department} from the seed (departments without a group are left
     out: nobody from the directory becomes their viewer)."""
     path = project_dir / DEPARTMENTS_SEED
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_rows(path)
     groups: dict[str, str] = {}
     for line, row in enumerate(rows, start=2):
         group = (row.get("directory_group") or "").strip()
@@ -39,3 +38,11 @@ def directory_groups(project_dir: Path) -> dict[str, str]:
             raise ValueError(f"{path}, line {line}: directory_group {group!r} is used twice")
         groups[group] = row["department_slug"].strip()
     return groups
+
+
+def department_names(project_dir: Path) -> dict[str, str]:
+    """{department: its name as people read it}."""
+    return {
+        row["department_slug"].strip(): row["department_name"]
+        for row in read_rows(project_dir / DEPARTMENTS_SEED)
+    }

@@ -8,11 +8,11 @@ report's notice goes.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from flows.names import DATA_STEWARDS
 from flows.runtime.settings import PROJECT_DIR
+from flows.seeds.reader import read_rows
 
 RECIPIENTS_SEED = PROJECT_DIR / "seeds" / "report_recipients.csv"
 CHANNELS = {"email": "Email", "webhook": "Webhook"}
@@ -24,19 +24,18 @@ class RecipientError(ValueError):
 
 def recipients_by_audience(path: Path = RECIPIENTS_SEED) -> dict[str, list[dict[str, str]]]:
     audiences: dict[str, list[dict[str, str]]] = {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            channel = CHANNELS.get((row.get("channel") or "").strip())
-            target = (row.get("target") or "").strip()
-            if channel is None or not target:
-                raise RecipientError(
-                    f"{path.name} line {line}: channel must be email or webhook, with a target"
-                )
-            if channel == "Webhook" and not target.startswith("https://"):
-                raise RecipientError(f"{path.name} line {line}: a webhook must be https://")
-            audiences.setdefault(row["audience"].strip(), []).append(
-                {"type": channel, "target": target}
+    for line, row in enumerate(read_rows(path), start=2):
+        channel = CHANNELS.get((row.get("channel") or "").strip())
+        target = (row.get("target") or "").strip()
+        if channel is None or not target:
+            raise RecipientError(
+                f"{path.name} line {line}: channel must be email or webhook, with a target"
             )
+        if channel == "Webhook" and not target.startswith("https://"):
+            raise RecipientError(f"{path.name} line {line}: a webhook must be https://")
+        audiences.setdefault(row["audience"].strip(), []).append(
+            {"type": channel, "target": target}
+        )
     return audiences
 
 

@@ -9,7 +9,6 @@ the alerts marked `after_publish` for Superset's worker.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import yaml
 
 from flows.runtime.settings import PROJECT_DIR, Settings
-from flows.seeds.departments import department_slugs
+from flows.seeds.departments import department_names, department_slugs
 from flows.seeds.recipients import DATA_STEWARDS, RecipientError, recipients_by_audience
 from flows.superset.accounts import DATA_STEWARDS_REPORT_ACCOUNT, report_account
 from flows.superset.errors import SupersetError
@@ -87,11 +86,6 @@ def _recipients(audience: str, audiences: dict[str, list[dict[str, str]]]) -> li
     return ([{"type": "Email", "target": ",".join(mails)}] if mails else []) + webhooks
 
 
-def _department_names(project_dir: Path) -> dict[str, str]:
-    with (project_dir / "seeds" / "departments.csv").open(encoding="utf-8", newline="") as f:
-        return {row["department_slug"]: row["department_name"] for row in csv.DictReader(f)}
-
-
 def _schedule(
     entry: dict[str, Any], kind: str, timezone: str, audience: str, owner: str, names: dict
 ) -> dict[str, Any]:
@@ -152,7 +146,7 @@ def declared_schedules(
     except RecipientError as error:
         raise DeclarationError(str(error)) from error
     departments = department_slugs(project_dir)
-    names = _department_names(project_dir)
+    names = department_names(project_dir)
     unknown = set(audiences) - {*departments, DATA_STEWARDS}
     if unknown:
         raise DeclarationError(f"report_recipients.csv: unknown audience(s) {sorted(unknown)}")
