@@ -72,7 +72,7 @@ lint: venv
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@echo "==> import contracts (pyproject.toml: the rooms of flows/ and their layers)"
-	@$(VENV)/bin/lint-imports --no-cache
+	@PYTHONPATH=superset $(VENV)/bin/lint-imports --no-cache
 	@echo "==> sqlfluff (dbt templater, on a throw-away database)"
 	@$(REMPART) db scratch -- $(VENV)/bin/sqlfluff lint models dbt_project
 	@echo "==> sqlfluff (the loaders' plain SQL, placeholder templater)"
@@ -97,7 +97,7 @@ test: system-packages lint superset-venv
 test-fast: venv
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/lint-imports --no-cache
+	@PYTHONPATH=superset $(VENV)/bin/lint-imports --no-cache
 	@$(VENV)/bin/pytest tests/unit tests/integration -m "not slow and not e2e"
 
 clean:
