@@ -69,12 +69,18 @@ def _request_id() -> dict[str, str]:
 def connections_to_every_worker(
     deployment: Deployment, address: str
 ) -> Iterator[dict[int, httpx.Client]]:
-    """{worker pid: a client whose kept-alive connection that worker serves}, one per worker."""
+    """{worker pid: a client whose kept-alive connection that worker serves}, one per worker.
+
+    Which worker accepts a new connection is the kernel's choice, and a busy machine favours
+    the idlest worker for a long while: connections are opened, a moment apart, until each
+    worker has accepted one (up to 150)."""
     expected = deployment.settings.superset.workers
     clients: dict[int, httpx.Client] = {}
     opened: list[httpx.Client] = []
     try:
-        while len(clients) < expected and len(opened) < 40:
+        while len(clients) < expected and len(opened) < 150:
+            if opened:
+                time.sleep(0.1)
             client = httpx.Client(
                 base_url=deployment.url,
                 transport=httpx.HTTPTransport(local_address=address),
