@@ -1,6 +1,6 @@
 """The main job: one Prefect flow chains landing, dbt build and the Superset sync.
 
-    ingest_inbox  ->  build_models (dbt build, each node a Prefect task)  ->  publish_marts
+    ingest_inbox  ->  build_models (dbt build, every node's result in the run)  ->  publish_marts
                   ->  sync_superset
 
 A rejected file does not stop the others. dbt builds the marts into `marts_pending`; only a
@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import create_table_artifact
 from prefect.logging import get_run_logger
 from rich.console import Console
 
@@ -87,33 +90,23 @@ def build_models(
     full_refresh: bool = False,
     new_data_only: bool = False,
 ) -> BuildSummary:
-    """`dbt build`, each model, seed, snapshot and test a Prefect task with its own state.
+    """`dbt build` in this process; each node's result in the run's log as dbt writes it, and
+    all of them in one table artifact of the flow run (`dbt-build-results`).
 
-    Called inside the pipeline flow, not as a subflow of its own: the node tasks belong to
-    the run that landed the files, and a subflow's bookkeeping would cost a second per run.
+    Not one Prefect task per node (prefect-dbt's runner): each task rebuilds Prefect's settings
+    and an API client, about 0.3 s of CPU per node, which tripled a build on two cores.
+
+    Called inside the pipeline flow, not as a subflow of its own: the build belongs to the run
+    that landed the files, and a subflow's bookkeeping would cost a second per run.
 
     `new_data_only`: the project is the one the last published build ran, so build only what
     landed data can change (`source:raw+`: not the seeds and what only they feed, nor the unit
     tests, which test code that has not changed). When it passes, publishing it also marks it
     as a complete passed build in dbt's build log (flows/warehouse/publish.py)."""
-    from dbt_common.events.base_types import EventLevel  # dbt: loaded when a build runs
-    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings  # dbt: loaded when a build runs
-
     logger = get_run_logger()
     _dbt_environment(settings)
-    project = settings.project_dir
-    runner = PrefectDbtRunner(
-        settings=PrefectDbtSettings(
-            project_dir=project,
-            profiles_dir=project / "dbt_project",
-            target_path=settings.dbt_target_dir,
-            log_level=EventLevel.INFO,
-        ),
-        raise_on_failure=False,
-        disable_assets=True,
-    )
     if not new_data_only:
-        _reload_reshaped_seeds(settings, runner)
+        _reload_reshaped_seeds(settings)
     args = ["build"]
     if select:
         args += ["--select", select]
@@ -122,18 +115,12 @@ def build_models(
         args += ["--select", "source:raw+", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
-    # dbt records sys.argv as its invocation command (target/run_results.json, its log):
-    # the dbt command it runs, not the rempart command line (which may hold an identifier).
-    command_line, sys.argv = sys.argv, ["dbt", *args]
-    try:
-        result = runner.invoke(args)
-    finally:
-        sys.argv = command_line
+    result = _invoke_dbt(settings, args)
     summary = BuildSummary()
     node_results = getattr(result.result, "results", None) or []
     for node_result in node_results:
         node = node_result.node
-        status = str(node_result.status).lower().rsplit(".", 1)[-1]
+        status = _status(node_result)
         kind = node.resource_type
         if kind in ("test", "unit_test"):
             if status == "pass":
@@ -162,6 +149,7 @@ def build_models(
     summary.complete = not select
     summary.scope = "new data" if new_data_only else ("selected" if select else "everything")
     summary.invocation_id = _invocation_id(settings)
+    _record_node_results(node_results, summary)
     logger.info(
         "dbt build: %s models built, %s failed; %s tests passed, %s failed",
         summary.models_built,
@@ -172,7 +160,64 @@ def build_models(
     return summary
 
 
-def _reload_reshaped_seeds(settings: Settings, runner: object) -> None:
+def _invoke_dbt(settings: Settings, args: list[str]) -> Any:
+    """One dbt command in this process, its log lines forwarded to the run's log (dbt writes
+    its own log file too; it prints nothing itself)."""
+    from dbt.cli.main import dbtRunner  # dbt: loaded when a build runs
+
+    logger = get_run_logger()
+
+    def forward(event: Any) -> None:
+        level = _LOG_LEVELS.get(event.info.level)
+        if level is not None and event.info.msg:
+            logger.log(level, event.info.msg)
+
+    project = settings.project_dir
+    options = [
+        "--project-dir", str(project),
+        "--profiles-dir", str(project / "dbt_project"),
+        "--target-path", str(settings.dbt_target_dir),
+        "--log-level", "none",
+        "--log-level-file", "info",
+        "--no-use-colors",
+    ]  # fmt: skip
+    # dbt records sys.argv as its invocation command (target/run_results.json, its log):
+    # the dbt command it runs, not the rempart command line (which may hold an identifier).
+    command_line, sys.argv = sys.argv, ["dbt", *args]
+    try:
+        return dbtRunner(callbacks=[forward]).invoke([*args, *options])
+    finally:
+        sys.argv = command_line
+
+
+# dbt's event levels, as Prefect's logger takes them; debug and test events stay in dbt's file.
+_LOG_LEVELS = {"info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+def _status(node_result: Any) -> str:
+    return str(node_result.status).lower().rsplit(".", 1)[-1]
+
+
+def _record_node_results(node_results: list[Any], summary: BuildSummary) -> None:
+    """Every node's result in one table of the flow run, where Prefect's UI shows artifacts."""
+    rows = [
+        {
+            "node": result.node.unique_id,
+            "status": _status(result),
+            "seconds": round(float(result.execution_time or 0.0), 2),
+            "message": str(result.message or ""),
+        }
+        for result in node_results
+    ]
+    if rows:
+        create_table_artifact(
+            rows,
+            key="dbt-build-results",
+            description=f"dbt build ({summary.scope}): {len(summary.failures)} failure(s)",
+        )
+
+
+def _reload_reshaped_seeds(settings: Settings) -> None:
     """Seeds whose columns changed since dbt loaded them, loaded afresh
     (flows/seeds/shapes.py); the build that follows runs everything they feed."""
     logger = get_run_logger()
@@ -185,7 +230,7 @@ def _reload_reshaped_seeds(settings: Settings, runner: object) -> None:
             ", ".join(loaded),
         )
     if reshaped:
-        runner.invoke(["seed", "--full-refresh", "--select", *sorted(reshaped)])
+        _invoke_dbt(settings, ["seed", "--full-refresh", "--select", *sorted(reshaped)])
 
 
 def _invocation_id(settings: Settings) -> str:
@@ -241,6 +286,15 @@ def sync_superset(settings: Settings, published: bool) -> str:
     return message
 
 
+def _show_progress() -> None:
+    """The run's steps and dbt's node results at INFO, in the console and in Prefect's API;
+    Prefect's own machinery stays at PREFECT_LOGGING_LEVEL (WARNING unless the user says)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        run_logger = logging.getLogger(name)
+        if run_logger.getEffectiveLevel() > logging.INFO:
+            run_logger.setLevel(logging.INFO)
+
+
 @flow(name="rempart_pipeline", log_prints=True)
 def rempart_pipeline(
     inbox: str | None = None,
@@ -251,6 +305,7 @@ def rempart_pipeline(
     """Land the inbox, build the dbt project if anything changed, publish what passed, sync
     Superset; audit the outcome."""
     started = time.monotonic()
+    _show_progress()
     settings = load_settings()
     if inbox:
         settings = settings.model_copy(update={"inbox_dir": Path(inbox).resolve()})

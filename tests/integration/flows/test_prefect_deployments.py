@@ -5,6 +5,7 @@ picked up and completed by a process worker against this test's own installation
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -130,3 +131,15 @@ def test_deployments_register_and_a_process_worker_runs_the_pipeline(
     # The run was the pipeline's, on this installation: its build is in the warehouse.
     assert installation.query("select count(*) from intermediate.dbt_build_runs")[0][0] >= 1
     assert "pipeline_run" in installation.audit_actions()
+    # Every dbt node's result is on the flow run, where Prefect's UI shows it.
+    artifacts = httpx.post(
+        f"{api}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}},
+        timeout=30,
+    ).json()
+    (results,) = [a for a in artifacts if a["key"] == "dbt-build-results"]
+    rows = json.loads(results["data"]) if isinstance(results["data"], str) else results["data"]
+    nodes = {row["node"]: row["status"] for row in rows}
+    assert nodes["model.rempart.fct_kpi_values"] == "success"
+    assert any(node.startswith("test.rempart.") for node in nodes)
+    assert set(nodes.values()) <= {"success", "pass", "no-op"}, nodes  # no-op: exposures
