@@ -232,7 +232,9 @@ def superset_restarted_with(
         run_rempart("superset", "start", env=deployment.env, timeout=600)
 
 
-@pytest.fixture(scope="session")
+# The browser tests' servers live as long as this package's tests: the integration and unit
+# tests that follow do not share two cores with an idle Superset, its workers and Celery.
+@pytest.fixture(scope="package")
 def mailbox() -> Iterator[Mailbox]:
     """A real SMTP server on 127.0.0.1 for the session's Superset to mail its reports to."""
     box = Mailbox(free_port())
@@ -243,7 +245,7 @@ def mailbox() -> Iterator[Mailbox]:
         box.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def deployment(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[Deployment]:
     """Set up through the real command line; the environment is passed, never mutated, so
     this deployment and the other tests' session database never see each other. Reports and
@@ -279,7 +281,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> It
             deployment.rempart("redis", "stop", check=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
