@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -40,6 +43,73 @@ def isolated_environment(state_dir: Path, work_dir: Path) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Prefect API for every `rempart` command of the session, reached as a team's server
+    is (PREFECT_API_URL, a password): without it, each run starts and stops an ephemeral API
+    of its own, about 11 s. The ephemeral mode, a laptop's default, keeps its test (the first
+    run of tests/integration/flows/test_pipeline.py)."""
+    home = tmp_path_factory.mktemp("prefect")
+    port = free_port()
+    auth = f"rempart:{secrets.token_urlsafe(24)}"
+    url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_API_AUTH_STRING": auth,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    with (home / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            [
+                str(VENV_BIN / "prefect"),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    saved = {name: os.environ.get(name) for name in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING")}
+    try:
+        _wait_for_prefect(server, url, auth, home / "server.log")
+        os.environ.update({"PREFECT_API_URL": url, "PREFECT_API_AUTH_STRING": auth})
+        yield url
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+
+
+def _wait_for_prefect(server: subprocess.Popen[bytes], url: str, auth: str, log: Path) -> None:
+    user, password = auth.split(":", 1)
+    deadline = time.monotonic() + 180
+    while True:
+        assert server.poll() is None, log.read_text()[-3000:]
+        try:
+            if httpx.get(f"{url}/health", auth=(user, password), timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the Prefect server did not answer in 180 s"
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,7 @@ def prefect_environment(settings: Settings) -> None:
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     if not os.environ.get("PREFECT_API_URL"):
+        os.environ.pop("PREFECT_API_URL", None)  # set but empty (a compose default): not set
         password = SecretStore(settings.secrets_dir).get("prefect_api_password")
         os.environ["PREFECT_SERVER_API_AUTH_STRING"] = f"rempart:{password}"
         os.environ["PREFECT_API_AUTH_STRING"] = f"rempart:{password}"
