@@ -80,7 +80,9 @@ def _create_account(deployment: Deployment, tmp_path: Path, username: str, roles
 
 
 def _sign_in(page, deployment: Deployment, username: str, password: str) -> None:
-    page.goto(f"{deployment.url}/login/")
+    # Typed once the page has loaded, as a person does: a request of the login page still in
+    # flight answers with the session cookie it began with, and would drop the pending login.
+    page.goto(f"{deployment.url}/login/", wait_until="networkidle")
     page.locator("input#username").fill(username)
     page.locator("input[type=password]").fill(password)
     page.get_by_role("button", name="Sign In").click()
@@ -91,6 +93,7 @@ def _log_out(page, deployment: Deployment) -> None:
     page.goto("about:blank")  # leave the dashboard's own requests behind first
     page.goto(f"{deployment.url}/logout/")
     page.wait_for_url("**/login/**")
+    page.wait_for_load_state("networkidle")
 
 
 def _give_code(page, code: str) -> int:
