@@ -63,25 +63,9 @@ def shared_prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         "PREFECT_UI_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }
-    with (home / "server.log").open("w") as log:
-        server = subprocess.Popen(
-            [
-                str(VENV_BIN / "prefect"),
-                "server",
-                "start",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+    server = start_prefect_server(port, env, home / "server.log", auth)
     saved = {name: os.environ.get(name) for name in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING")}
     try:
-        _wait_for_prefect(server, url, auth, home / "server.log")
         os.environ.update({"PREFECT_API_URL": url, "PREFECT_API_AUTH_STRING": auth})
         yield url
     finally:
@@ -90,26 +74,45 @@ def shared_prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=30)
+        stop_prefect_server(server)
 
 
-def _wait_for_prefect(server: subprocess.Popen[bytes], url: str, auth: str, log: Path) -> None:
-    user, password = auth.split(":", 1)
+def start_prefect_server(
+    port: int, env: dict[str, str], log: Path, auth: str | None = None
+) -> subprocess.Popen[bytes]:
+    """`prefect server start` on 127.0.0.1:`port`, once it answers its health check."""
+    command = [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [*command, "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    credentials = tuple(auth.split(":", 1)) if auth else None
     deadline = time.monotonic() + 180
     while True:
         assert server.poll() is None, log.read_text()[-3000:]
         try:
-            if httpx.get(f"{url}/health", auth=(user, password), timeout=2).status_code == 200:
-                return
+            health = httpx.get(f"http://127.0.0.1:{port}/api/health", auth=credentials, timeout=2)
+            if health.status_code == 200:
+                return server
         except httpx.HTTPError:
             pass
-        assert time.monotonic() < deadline, "the Prefect server did not answer in 180 s"
+        if time.monotonic() > deadline:
+            stop_prefect_server(server)
+            raise AssertionError("the Prefect server did not answer in 180 s")
         time.sleep(0.5)
+
+
+def stop_prefect_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

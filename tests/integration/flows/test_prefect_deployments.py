@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from flows.runtime.settings import PROJECT_DIR
-from tests.conftest import free_port
+from tests.conftest import free_port, start_prefect_server, stop_prefect_server
 from tests.integration.conftest import Installation
 
 pytestmark = pytest.mark.slow
@@ -57,30 +57,11 @@ def prefect_server(installation: Installation, tmp_path: Path) -> Iterator[dict[
         "REMPART_PROJECT_DIR": str(PROJECT_DIR),
         "REMPART_SUPERSET_SYNC": "false",
     }
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    server = start_prefect_server(port, env, tmp_path / "server.log")
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{env['PREFECT_API_URL']}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the Prefect server did not answer in 180 s"
-            time.sleep(1)
         yield env
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        stop_prefect_server(server)
 
 
 def test_deployments_register_and_a_process_worker_runs_the_pipeline(
