@@ -8,7 +8,7 @@ import `loaders`, which imports nothing of `flows`.
                     summary and exit codes, `watch`
     maintenance.py  the nightly Prefect flow: backup, verification, rotation, retention
     pipeline.py     the Prefect flow `rempart_pipeline` and its tasks: land, build, publish, sync
-    secrets/        export and import of the secrets store, rotation of keys and passwords
+    keys/           export and import of the secrets store, rotation of keys and passwords
     backup/         encrypted backup sets: create, verify, restore, rotate   } side by side:
     uploads/        the upload page and API                                  } none imports
     metrics.py      Prometheus metrics                                       } the others

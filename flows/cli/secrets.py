@@ -10,7 +10,7 @@ from flows.runtime.settings import Settings
 
 
 def export(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.secrets.transfer import SecretsExportError, export_secrets
+    from flows.keys.transfer import SecretsExportError, export_secrets
 
     passphrase = read_passphrase(arguments.passphrase_file, confirm=True)
     try:
@@ -25,7 +25,7 @@ def export(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def import_(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.secrets.transfer import SecretsExportError, import_secrets
+    from flows.keys.transfer import SecretsExportError, import_secrets
 
     passphrase = read_passphrase(arguments.passphrase_file, confirm=False)
     try:
@@ -37,8 +37,8 @@ def import_(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def rotate(settings: Settings, arguments: argparse.Namespace) -> int:
-    from flows.secrets.rotation import RotationError
-    from flows.secrets.rotation import rotate as rotate_key
+    from flows.keys.rotation import RotationError
+    from flows.keys.rotation import rotate as rotate_key
 
     try:
         rebuild = full_refresh_run if arguments.full_rebuild else None

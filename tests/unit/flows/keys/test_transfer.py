@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.runtime.secrets import SecretStore
-from flows.secrets.transfer import (
+from flows.keys.transfer import (
     HEADER_BYTES,
     MAGIC,
     SALT_BYTES,
@@ -18,6 +17,7 @@ from flows.secrets.transfer import (
     import_secrets,
     read_export,
 )
+from flows.runtime.secrets import SecretStore
 from tests.conftest import run_rempart
 
 PASSPHRASE = "correct horse battery staple"
