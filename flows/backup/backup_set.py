@@ -48,6 +48,7 @@ from loaders.archive import (
     produced_stream,
     sync_folder,
 )
+from loaders.audit import anchor_head
 
 # The layout of a set. A release reads the formats from OLDEST_FORMAT to FORMAT; a set of
 # another format is refused with the release that made it, before anything is written.
@@ -330,6 +331,9 @@ def create_backups(settings: Settings, progress: Callable[[str], None] = print) 
         progress(f"backup {made.path.name}: copied to {destination}")
         copies.append(BackupSet(destination / made.path.name, made.created_at, made.size))
     _refresh_erasure_journals(settings)
+    with connection_info(settings).connect() as conn:
+        if problem := anchor_head(conn, settings.audit_anchor):
+            progress(f"audit: {problem}")
     return copies
 
 

@@ -50,7 +50,7 @@ from flows.superset.answer_cache import new_cache_generation
 from flows.superset.server import SupersetServer
 from flows.warehouse.provision import prepare_database
 from loaders.archive import produced_stream
-from loaders.audit import append_event, continue_chain
+from loaders.audit import anchor_head, append_event, continue_chain
 from loaders.schema import install_key, key_fingerprint
 
 SUPERSET_MEMBER = "superset.db.enc"
@@ -296,6 +296,8 @@ def restore_set(
                 "seconds": seconds,
             },
         )
+    with connection_info(settings).connect() as conn:
+        anchor_head(conn, settings.audit_anchor, restored=True)
     # Erasures logged after the set was made (in the destinations' journals, or in the
     # database it replaced) are applied to it again before anyone sees it.
     reapplied = reapply_erasures(

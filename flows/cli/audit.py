@@ -13,13 +13,17 @@ from flows.runtime.settings import Settings
 
 @needs_database
 def verify(settings: Settings, arguments: argparse.Namespace) -> int:
-    from loaders.audit import verify_chain
+    from loaders.audit import anchor_head, read_anchor, verify_chain
 
     keys = SecretStore(settings.secrets_dir).keyring("audit_key")
+    anchor = read_anchor(settings.audit_anchor)
     with connection_info(settings).connect() as conn:
-        report = verify_chain(conn, keys)
+        report = verify_chain(conn, keys, anchor)
+        if report.intact:
+            anchor_head(conn, settings.audit_anchor)
     if report.intact:
-        print(f"audit trail intact: {report.events} events verified")
+        reach = f", up to the head anchored at event {anchor.event_id}" if anchor else ""
+        print(f"audit trail intact: {report.events} events verified{reach}")
         return 0
     print(f"audit trail BROKEN at event {report.broken_event_id}: {report.problem}")
     return 4

@@ -319,6 +319,11 @@ class Settings(BaseSettings):
         return self.state_dir / "secrets"
 
     @property
+    def audit_anchor(self) -> Path:
+        """The audit trail's newest event as last anchored, outside the database."""
+        return self.state_dir / "audit_anchor.json"
+
+    @property
     def project_dir(self) -> Path:
         return PROJECT_DIR
 

@@ -3,11 +3,12 @@ the command line can report a run it did not need to start."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 
-from flows.runtime.database import role_connection
+from flows.runtime.database import connection_info, role_connection
 from flows.runtime.settings import Settings
-from loaders.audit import append_event
+from loaders.audit import anchor_head, append_event
 from loaders.schema import LOADER_ROLE
 
 
@@ -64,6 +65,10 @@ class PipelineSummary:
 
 
 def audit_run(settings: Settings, summary: PipelineSummary) -> None:
-    """Every run's outcome goes to the audit trail, whether it built anything or not."""
+    """Every run's outcome goes to the audit trail, whether it built anything or not; the
+    trail's head is then anchored outside the database."""
     with role_connection(settings, LOADER_ROLE).connect(autocommit=True) as conn:
         append_event(conn, "pipeline_run", settings.user, details=summary.as_dict())
+    with connection_info(settings).connect() as conn:
+        if problem := anchor_head(conn, settings.audit_anchor):
+            print(f"rempart: {problem}", file=sys.stderr)

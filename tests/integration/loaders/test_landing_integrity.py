@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 
 from flows.runtime.settings import PROJECT_DIR
+from loaders.audit import anchor_head, read_anchor
 from tests.conftest import run_rempart
 from tests.integration.conftest import Landing
 
@@ -168,6 +169,42 @@ def test_audit_verify_detects_an_edited_and_a_deleted_event(landing: Landing) ->
     finally:
         db.execute("insert into audit.events select * from saved_event")
         db.execute("drop table saved_event")
+    assert run_rempart("audit", "verify").returncode == 0
+
+
+def test_audit_verify_names_a_cut_tail_and_the_anchor_stays_below_it(landing: Landing) -> None:
+    for number in range(3):
+        landing.ingest(landing.drop(f"tail-{number}.csv", f"kpi,value\ntail,{number}\n"))
+    intact = run_rempart("audit", "verify")
+    assert intact.stdout.startswith("audit trail intact: ")
+    anchored = read_anchor(landing.settings.audit_anchor)
+    assert anchored is not None
+
+    db = landing.db
+    db.execute(
+        "create temporary table cut_events as select * from audit.events "
+        "order by event_id desc limit 3"
+    )
+    [(newest_kept,)] = db.execute(
+        "select max(event_id) from audit.events where event_id not in "
+        "(select event_id from cut_events)"
+    ).fetchall()
+    try:
+        db.execute("delete from audit.events where event_id in (select event_id from cut_events)")
+        cut = run_rempart("audit", "verify", check=False)
+        assert cut.returncode == 4
+        assert cut.stdout.strip() == (
+            f"audit trail BROKEN at event {anchored.event_id}: the trail ends at event "
+            f"{newest_kept}, but its head was anchored outside the database at this event: "
+            "the newest events were deleted"
+        )
+        # Whatever writes next cannot move the anchor down onto the shortened trail.
+        problem = anchor_head(db, landing.settings.audit_anchor)
+        assert problem is not None and f"event {anchored.event_id}" in problem
+        assert read_anchor(landing.settings.audit_anchor) == anchored
+    finally:
+        db.execute("insert into audit.events select * from cut_events")
+        db.execute("drop table cut_events")
     assert run_rempart("audit", "verify").returncode == 0
 
 
