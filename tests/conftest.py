@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -22,11 +23,24 @@ from flows.runtime.settings import PROJECT_DIR, Settings, load_settings
 VENV_BIN = Path(sys.executable).parent
 
 
+# Ports for the servers tests start, taken below the kernel's ephemeral range (32768 and up),
+# which it hands to outgoing connections and to any bind to port 0. `make test` runs two pytest
+# processes at once and gives each a range of its own (REMPART_TEST_PORTS), so neither can be
+# handed a port the other has just chosen and not yet bound.
+TEST_PORTS = os.environ.get("REMPART_TEST_PORTS", "20000-32767")
+
+
 def free_port() -> int:
     """A TCP port of 127.0.0.1 that nothing listens on (for a server a test starts)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    low, high = (int(bound) for bound in TEST_PORTS.split("-"))
+    for port in random.sample(range(low, high + 1), k=min(200, high - low + 1)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port of 127.0.0.1 in {TEST_PORTS} (REMPART_TEST_PORTS)")
 
 
 def isolated_environment(state_dir: Path, work_dir: Path) -> dict[str, str]:

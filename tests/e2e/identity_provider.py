@@ -6,7 +6,6 @@ process; people and their groups are a dictionary the test edits."""
 from __future__ import annotations
 
 import secrets
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, jsonify, request
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
+
+from tests.conftest import free_port
 
 
 @dataclass
@@ -94,9 +95,7 @@ class Code:
 
 class IdentityProvider:
     def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.people: dict[str, Person] = {}
         self.clients: dict[str, Client] = {}
