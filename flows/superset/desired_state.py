@@ -19,15 +19,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
-from flows.names import ANALYST_ROLE as ANALYST_DB_ROLE
 from flows.runtime.database import connection_info
 from flows.runtime.settings import Settings
 from flows.superset.assets_bundle import EXPORT_VERSION, load_assets
+from flows.superset.environment import warehouse_uri
 from flows.superset.errors import SupersetError
 from flows.superset.server import WAREHOUSE_NAME
-from flows.warehouse.provision import superset_passfile
 
 MARTS_SCHEMA = "marts"
 PENDING_SCHEMA = "marts_pending"
@@ -116,23 +114,6 @@ def marts_for_superset(manifest: dict[str, Any]) -> list[MartDataset]:
             )
         )
     return sorted(marts, key=lambda mart: mart.model)
-
-
-def warehouse_uri(settings: Settings) -> str:
-    """Superset's connection: the analyst role; its password stays in Superset's pgpass file."""
-    info = connection_info(settings)
-    query = {}
-    if info.host.startswith("/"):
-        authority = f"{ANALYST_DB_ROLE}@"
-        query["host"] = info.host
-        if info.port != 5432:
-            query["port"] = str(info.port)
-    else:
-        authority = f"{ANALYST_DB_ROLE}@{info.host}:{info.port}"
-    query["passfile"] = str(superset_passfile(settings))
-    query.update({k: v for k, v in info.options.items() if k.startswith("ssl")})
-    encoded = "&".join(f"{key}={quote(value, safe='')}" for key, value in query.items())
-    return f"postgresql+psycopg2://{authority}/{quote(info.dbname)}?{encoded}"
 
 
 def _database_config(settings: Settings) -> dict[str, Any]:

@@ -1,18 +1,23 @@
 """The parts of Superset's environment that come from one component's settings each: the mail
-server of reports and alerts, and the directory or identity provider people log in through.
-The secrets they need are named as files of the secrets store, never passed as values.
+server of reports and alerts, the directory or identity provider people log in through, and
+the warehouse. The secrets they need are named as files of the secrets store, never passed as
+values.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
+from flows.names import ANALYST_ROLE as ANALYST_DB_ROLE
 from flows.names import SUPERSET_ANALYST_ROLE, SUPERSET_VIEWER_ROLE_PREFIX
+from flows.runtime.database import connection_info
 from flows.runtime.secrets import SecretStore
-from flows.runtime.settings import DirectorySettings, MailSettings
+from flows.runtime.settings import DirectorySettings, MailSettings, Settings
 from flows.seeds.departments import directory_groups
 from flows.superset.errors import SupersetError
+from flows.warehouse.provision import superset_passfile
 
 
 def mail_environment(mail: MailSettings, store: SecretStore) -> dict[str, str]:
@@ -80,3 +85,30 @@ def directory_environment(
         )
         environment["REMPART_OIDC_CLIENT_SECRET_FILE"] = str(store.path("oidc_client_secret"))
     return environment
+
+
+def warehouse_uri(settings: Settings) -> str:
+    """Superset's connection: the analyst role; its password stays in Superset's pgpass file."""
+    info = connection_info(settings)
+    query = {}
+    if info.host.startswith("/"):
+        authority = f"{ANALYST_DB_ROLE}@"
+        query["host"] = info.host
+        if info.port != 5432:
+            query["port"] = str(info.port)
+    else:
+        authority = f"{ANALYST_DB_ROLE}@{info.host}:{info.port}"
+    query["passfile"] = str(superset_passfile(settings))
+    query.update({k: v for k, v in info.options.items() if k.startswith("ssl")})
+    encoded = "&".join(f"{key}={quote(value, safe='')}" for key, value in query.items())
+    return f"postgresql+psycopg2://{authority}/{quote(info.dbname)}?{encoded}"
+
+
+def warehouse_environment(settings: Settings) -> dict[str, str]:
+    """The one connection Superset may open to PostgreSQL (its guard refuses any other,
+    rempart_superset/warehouse/warehouse_access.py), and the only password file libpq reads
+    there: the readers' passwords, never the operator's."""
+    return {
+        "REMPART_WAREHOUSE_URI": warehouse_uri(settings),
+        "PGPASSFILE": str(superset_passfile(settings)),
+    }

@@ -46,7 +46,11 @@ from flows.superset.accounts import (
     superset_accounts,
     totp_secret,
 )
-from flows.superset.environment import directory_environment, mail_environment
+from flows.superset.environment import (
+    directory_environment,
+    mail_environment,
+    warehouse_environment,
+)
 from flows.superset.errors import SupersetError
 from flows.warehouse.provision import superset_passfile
 
@@ -120,6 +124,7 @@ class SupersetServer:
             "SUPERSET_SECRET_KEY_FILE": str(store.path("superset_secret_key")),
             "REMPART_STATE_DIR": str(self.settings.state_dir),
             "REMPART_AUDIT_DSN": " ".join(f"{k}='{v}'" for k, v in audit_dsn.items()),
+            **warehouse_environment(self.settings),
             "SUPERSET_BEHIND_HTTPS": "true" if self.settings.superset.behind_https else "false",
             "REMPART_LOCKOUT_ATTEMPTS": str(self.settings.superset.lockout_attempts),
             "REMPART_LOCKOUT_WINDOW_MINUTES": str(self.settings.superset.lockout_window_minutes),
