@@ -14,6 +14,8 @@ import:
 * `warehouse/`: which PostgreSQL role a user reads the warehouse as, and its pools;
 * `names.py`: the role, prefix and account names shared with the pipeline (the contract
   module); it imports nothing, and any sub-package may import it;
+* `routes.py`: the routes of Superset's that Rempart guards, decided on the rule Flask
+  resolved, never the raw path; it imports only Flask, and any sub-package may import it;
 * `templates/`: Jinja templates, found by path from identity/mfa_views.py (`rempart/`) and
   exports/page_templates.py (`page/`).
 

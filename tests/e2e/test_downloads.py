@@ -47,6 +47,11 @@ def _download(page: object, item: str, folder: Path) -> Path:
     return target
 
 
+def _spellings(identifier: int) -> list[str]:
+    """Other ways to write an id that Superset's routes take as a string and convert."""
+    return [f"+{identifier}", f"%2B{identifier}", f"0{identifier}", f"%20{identifier}"]
+
+
 def test_a_viewer_downloads_the_dashboard_as_pdf_and_png_and_both_carry_their_name(
     deployment: Deployment, browser: object, tmp_path: Path
 ) -> None:
@@ -98,13 +103,28 @@ def test_a_viewer_downloads_the_dashboard_as_pdf_and_png_and_both_carry_their_na
         image = f"/api/v1/dashboard/{kpi_overview}/screenshot/{taken[-1]}/"
         assert sales.http.get(image).status_code == 200
         assert support.http.get(image).status_code == 404
-        # Thumbnails (the list's card view), taken as whoever asks first, are not served.
-        for shared in (
-            f"/api/v1/dashboard/{kpi_overview}/thumbnail/x/",
-            "/api/v1/chart/1/thumbnail/x/",
-            "/api/v1/chart/1/screenshot/x/",
-        ):
-            assert support.http.get(shared).status_code == 404, shared
+        # However the id is written, the route is the same, and so is the guard.
+        for spelling in _spellings(kpi_overview):
+            other = f"/api/v1/dashboard/{spelling}/screenshot/{taken[-1]}/"
+            assert support.http.get(other).status_code == 404, other
+            answer = sales.http.get(other, params={"download_format": "png"})
+            assert answer.status_code == 200, other
+            assert username in answer.headers.get("content-disposition", ""), other
+        # Thumbnails (the list's card view) and chart screenshots, taken as whoever asks
+        # first, are not served, whatever the spelling.
+        chart = sales.list_all("/api/v1/chart/")[0]["id"]
+        shared = [
+            f"/api/v1/dashboard/{dashboard}/thumbnail/x/"
+            for dashboard in (str(kpi_overview), *_spellings(kpi_overview))
+        ] + [
+            f"/api/v1/chart/{spelling}/{picture}"
+            for spelling in (str(chart), *_spellings(chart))
+            for picture in ("thumbnail/x/", "screenshot/x/", "cache_screenshot/")
+        ]
+        for path in shared:
+            answer = support.http.get(path)
+            assert answer.status_code == 404, path
+            assert "not served by Rempart" in answer.json()["message"], path
     finally:
         sales.close()
         support.close()

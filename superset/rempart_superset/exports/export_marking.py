@@ -24,7 +24,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g
 from werkzeug.wrappers import Response
 
 from rempart_superset.exports.screenshot_downloads import requester
@@ -36,10 +36,8 @@ from rempart_superset.exports.watermark import (
     stamp_xlsx,
     watermark_text,
 )
+from rempart_superset.routes import EXPORTS, resolved_rule
 
-EXPORT_PATHS = re.compile(
-    r"^/api/v1/(chart/data|chart/\d+/data/?|sqllab/export/.+|dashboard/\d+/screenshot/.+)$"
-)
 FORMATS = {
     "text/csv": "csv",
     "application/csv": "csv",
@@ -77,7 +75,7 @@ def _body(response: Response) -> bytes:
 
 
 def mark_export(response: Response) -> Response:
-    if not EXPORT_PATHS.match(request.path) or response.status_code != 200:
+    if resolved_rule() not in EXPORTS or response.status_code != 200:
         return response
     disposition = response.headers.get("Content-Disposition", "")
     kind = _format_of(response)

@@ -20,20 +20,19 @@ cache keyed without the person, so Rempart adds what it lacks:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from flask_login import current_user
 
 from rempart_superset.caching.redis_state import KEY_ROOT, client
-
-TAKE = re.compile(r"^/api/v1/dashboard/(\d+)/cache_dashboard_screenshot/?$")
-FETCH = re.compile(r"^/api/v1/dashboard/(\d+)/screenshot/([^/]+)/?$")
-# Taken as whoever asks first and kept for everyone: never served.
-NOT_SERVED = re.compile(
-    r"^/api/v1/(dashboard/\d+/thumbnail/|chart/\d+/(thumbnail|cache_screenshot|screenshot)/)"
+from rempart_superset.routes import (
+    DASHBOARD_SCREENSHOT,
+    DASHBOARD_SCREENSHOT_TAKE,
+    NOT_SERVED,
+    resolved_rule,
 )
+
 GRANT_SECONDS = 600
 OWNER_SECONDS = 86_400
 
@@ -79,11 +78,11 @@ def install(app: Flask, redis_url: str) -> None:
     redis = client(redis_url)
 
     def guard() -> Response | None:
-        path = request.path
-        if NOT_SERVED.match(path):
+        rule = resolved_rule()
+        if rule in NOT_SERVED:
             return _refused(404, "thumbnails and chart screenshots are not served by Rempart")
-        take, fetch = TAKE.match(path), FETCH.match(path)
-        if not (take and request.method == "POST") and not fetch:
+        take = rule == DASHBOARD_SCREENSHOT_TAKE and request.method == "POST"
+        if not take and rule != DASHBOARD_SCREENSHOT:
             return None
         user = requester()
         if user is None:
@@ -94,14 +93,14 @@ def install(app: Flask, redis_url: str) -> None:
                 return _refused(400, "a download is taken from your own view: no permalinkKey")
             redis.set(grant_key(user.username), "1", ex=GRANT_SECONDS)
         else:
-            owner = redis.get(owner_key(fetch.group(2)))
+            owner = redis.get(owner_key(str((request.view_args or {}).get("digest", ""))))
             if owner is None or owner.decode() != str(user.id):
                 return _refused(404, "Not found")
         return None
 
     def record_owner(response: Response) -> Response:
         if (
-            TAKE.match(request.path)
+            resolved_rule() == DASHBOARD_SCREENSHOT_TAKE
             and request.method == "POST"
             and response.status_code in (200, 202)
             and (user := requester()) is not None
