@@ -32,8 +32,11 @@ from rempart_superset.identity.mfa_views import mfa
 from rempart_superset.identity.permission_memo import watch_permission_changes
 from rempart_superset.identity.security_manager import RempartSecurityManager
 from rempart_superset.names import SYNC_ACCOUNT
+from rempart_superset.routes import refuse_unless_guarded
 from rempart_superset.warehouse.warehouse_access import (
     ALL_DEPARTMENTS_WAREHOUSE_ROLE,
+    check_warehouse_connection,
+    check_warehouse_uri,
     warehouse_role_of,
 )
 from rempart_superset.warehouse.warehouse_pool import install as install_warehouse_pool
@@ -100,6 +103,11 @@ CUSTOM_SECURITY_MANAGER = RempartSecurityManager
 FAB_API_KEY_ENABLED = False
 REMPART_MFA = _required("REMPART_MFA")
 REMPART_SESSION_IDLE_SECONDS = float(_required("REMPART_SESSION_IDLE_MINUTES")) * 60
+# API tokens belong to a registered session too (idle, absolute limit, logout, reset, password
+# change); on top of it, an access token lasts minutes and a refresh token no longer than a
+# session may (flask-jwt-extended's default would be 30 days).
+JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
+JWT_REFRESH_TOKEN_EXPIRES = PERMANENT_SESSION_LIFETIME
 # The pipeline's account: REST API only, from this machine only, no second factor.
 REMPART_SERVICE_ACCOUNTS = (SYNC_ACCOUNT,)
 
@@ -196,15 +204,12 @@ LOGIN_ENDPOINTS = (
 )
 
 
-# The legacy chart endpoint answers GET requests from a response cache keyed without the
-# user (etag_cache): it is not served. Every chart of Rempart uses /api/v1/chart/data.
-RETIRED_PATHS = ("/superset/explore_json",)
-
-
+# The legacy chart endpoints: not served (routes.py says why).
 def _refuse_retired_paths():
-    from flask import jsonify, request
+    from flask import jsonify
+    from rempart_superset.routes import RETIRED_PREFIX, resolved_rule
 
-    if request.path.startswith(RETIRED_PATHS):
+    if (resolved_rule() or "").startswith(RETIRED_PREFIX):
         response = jsonify(message="this endpoint is not served by Rempart: use /api/v1/chart/data")
         response.status_code = 410
         return response
@@ -234,6 +239,7 @@ def FLASK_APP_MUTATOR(app):  # Superset's name for this hook
         raise RuntimeError("Rempart's security manager is not installed: refusing to start")
     security.install_rempart_security(app)
     app.register_blueprint(mfa)
+    refuse_unless_guarded(app)  # each guard's route is one of Superset's (routes.py)
     for endpoint in LOGIN_ENDPOINTS:
         view = app.view_functions.get(endpoint)
         if view is None:
@@ -405,13 +411,20 @@ HELP_MENU_ITEMS: list[dict] = []
 
 # -- Row-level access to the warehouse ---------------------------------------------------------
 #
+# Superset connects to the warehouse only, as the sync registered it: any other URI (another
+# role, password file, database or host) is refused when registered or tested, and any other
+# target (a SQL Lab catalog, engine parameters) when connecting.
+#
 # Each user reads the warehouse as the Postgres role of their department (the analysts' role
 # for Admin and Analyst): rempart_superset/warehouse/warehouse_access.py. The passwords are in
 # a pgpass file named by the connection URL, so the swap changes the user name only. Anything
 # unexpected (no user, no department role, two of them) refuses the connection: fail closed.
 
+DB_SQLA_URI_VALIDATOR = check_warehouse_uri
+
 
 def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
+    check_warehouse_connection(uri, params)  # the warehouse, as registered, or nothing
     user = security_manager.find_user(username=username) if username else None
     role = warehouse_role_of(user)  # refuses no user, or no single department
     if role != ALL_DEPARTMENTS_WAREHOUSE_ROLE:

@@ -10,6 +10,9 @@ Input:  {"users": [{"username", "first_name", "last_name", "email", "roles": [..
 Roles other than the built-in ones are created empty if missing; the sync grants them
 their permissions, except the roles of `role_permissions` (the sync's own), set here.
 
+An existing account keeps its password hash while the file's password matches it (a new hash
+would end its sessions), and stays deactivated if an administrator deactivated it.
+
 A demo account with a `totp_secret_file` is enrolled in the second factor with that secret,
 generated when the account is created. An account that has no enrolment and no such file
 (after `rempart superset mfa reset`) enrols its own device at its next login.
@@ -24,6 +27,7 @@ from typing import Any
 
 import pyotp
 from superset.app import create_app
+from werkzeug.security import check_password_hash
 
 
 def _new_totp_secret(path: Path) -> None:
@@ -92,10 +96,12 @@ def main() -> int:
                 print(f"created Superset user {spec['username']}")
                 _enrol_demo_account(security, new_user, spec, created=True)
             else:
-                user.roles = roles
-                user.active = True
+                user.roles = roles  # an account an administrator deactivated stays so
                 security.update_user(user)
-                security.reset_password(user.id, password)
+                # Set only when it changed: a new hash would end every session of the account
+                # (sessions are bound to it, identity/session_registry.py).
+                if not check_password_hash(user.password or "", password):
+                    security.reset_password(user.id, password)
                 _enrol_demo_account(security, user, spec, created=False)
     return 0
 

@@ -128,7 +128,11 @@ class Deployment:
         do not log in (and spend a code) at every call."""
         token, issued = self._tokens.get(username, ("", 0.0))
         if token and time.time() - issued < TOKEN_REUSE_SECONDS:
-            return SupersetClient(self.url, token)
+            client = SupersetClient(self.url, token)
+            # Its session may have ended since (a logout, a password set): then log in again.
+            if client.http.get("/api/v1/me/").status_code == 200:
+                return client
+            client.close()
         client = SupersetClient.log_in(
             self.url, username, self.password(username), otp=self.code(username)
         )

@@ -139,14 +139,23 @@ def directory(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def _login(
-    deployment: Deployment, username: str, password: str, address: str = "127.0.0.5"
+    deployment: Deployment,
+    username: str,
+    password: str,
+    address: str = "127.0.0.5",
+    refresh: bool = False,
 ) -> httpx.Response:
     """From an address of each test's own: the per-address limit counts failures."""
     transport = httpx.HTTPTransport(local_address=address)
+    body = {"username": username, "password": password, "provider": "ldap", "refresh": refresh}
     with httpx.Client(base_url=deployment.url, transport=transport, timeout=60) as http:
+        return http.post("/api/v1/security/login", json=body)
+
+
+def _refreshed(deployment: Deployment, refresh_token: str) -> httpx.Response:
+    with httpx.Client(base_url=deployment.url, timeout=60) as http:
         return http.post(
-            "/api/v1/security/login",
-            json={"username": username, "password": password, "provider": "ldap"},
+            "/api/v1/security/refresh", headers={"Authorization": f"Bearer {refresh_token}"}
         )
 
 
@@ -171,22 +180,28 @@ def _roles(deployment: Deployment, token: str) -> set[str]:
 def test_a_directory_user_gets_its_department_from_its_group(
     deployment: Deployment, directory: Slapd
 ) -> None:
-    accepted = _login(deployment, "alice", PASSWORDS["alice"])
+    accepted = _login(deployment, "alice", PASSWORDS["alice"], refresh=True)
     assert accepted.status_code == 200, accepted.text
-    token = accepted.json()["access_token"]
+    token, refresh_token = accepted.json()["access_token"], accepted.json()["refresh_token"]
     assert _roles(deployment, token) == {"Viewer sales"}
+    assert _refreshed(deployment, refresh_token).status_code == 200
     assert _departments_seen(deployment, token) == {"sales"}
     assert _login(deployment, "alice", "not her password").status_code == 401
 
-    # Out of the group in the directory: the next login has no department left.
+    # Out of the group in the directory: her tokens mint nothing more and end, her roles go,
+    # and the next login has no department left.
     directory.ldif(
         "ldapmodify",
         f"dn: cn=rempart-sales,{GROUPS}\nchangetype: modify\ndelete: member\n"
         f"member: uid=alice,{PEOPLE}\n",
     )
-    assert _login(deployment, "alice", PASSWORDS["alice"]).status_code == 401
+    assert _refreshed(deployment, refresh_token).status_code == 401
     (granted,) = _metadata_roles(deployment, "alice")
     assert granted == 0
+    with httpx.Client(base_url=deployment.url, timeout=60) as http:
+        me = http.get("/api/v1/me/", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401
+    assert _login(deployment, "alice", PASSWORDS["alice"]).status_code == 401
 
     # Back in the group: access comes back at the next login.
     directory.ldif(

@@ -84,6 +84,12 @@ def test_the_groups_claim_decides_the_department_at_every_login(
 
         page.goto("about:blank")
         page.goto(f"{deployment.url}/logout/")
+        # A nested group of the same name elsewhere in the provider's tree is another group.
+        provider.people["carol"].groups = ["/projects/rempart-sales"]
+        _log_in_at_the_provider(page, deployment, provider)
+        assert "/login" in page.url
+        assert page.request.get(f"{deployment.url}/api/v1/me/").status == 401
+
         provider.people["carol"].groups = []  # left the group at the provider
         _log_in_at_the_provider(page, deployment, provider)
         assert "/login" in page.url

@@ -7,6 +7,7 @@ without it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ import pyotp
 import pytest
 
 from flows.names import SYNC_ACCOUNT
+from flows.superset.accounts import superset_accounts
 from flows.superset.errors import SupersetError
 from flows.superset.rest_client import SupersetClient
 from flows.superset.server import SupersetServer
@@ -87,6 +89,7 @@ def _sign_in(page, deployment: Deployment, username: str, password: str) -> None
     page.locator("input[type=password]").fill(password)
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url("**/rempart/mfa/**", timeout=60_000)
+    page.wait_for_load_state("networkidle")
 
 
 def _log_out(page, deployment: Deployment) -> None:
@@ -119,9 +122,11 @@ def test_a_new_account_enrols_then_logs_in_with_password_and_code(
         totp = pyotp.parse_uri(qr.get_attribute("data-otpauth-uri"))
         assert totp.secret in page.content()  # typed in by hand if the camera fails
 
-        page.locator("input#code").fill(totp.at(0))  # a code of 1970: wrong
-        page.get_by_role("button", name="Confirm").click()
-        # As long as a sign-in may take: the first requests after a restart are slow.
+        with page.expect_response(lambda r: r.request.method == "POST", timeout=120_000) as sent:
+            page.locator("input#code").fill(totp.at(0))  # a code of 1970: wrong
+            page.get_by_role("button", name="Confirm").click()
+        answer = sent.value
+        assert (answer.status, answer.url) == (401, page.url), (answer.status, answer.url)
         assert "not valid" in page.locator(".error").inner_text(timeout=60_000)
 
         page.locator("input#code").fill(deployment.code(NEW_USER, totp.secret))
@@ -330,8 +335,13 @@ def test_a_copied_session_cookie_dies_at_logout_and_when_idle(
     assert _with_cookies(deployment, cookies) == 200
     idle = deployment.settings.superset.session_idle_minutes * 60 + 5
     with _metadata(deployment) as metadata:
-        metadata.execute("update rempart_sessions set last_seen = last_seen - ?", (idle,))
+        metadata.execute(
+            "update rempart_sessions set last_seen = last_seen - ? "
+            "where user_id = (select id from ab_user where username = 'viewer_operations')",
+            (idle,),
+        )
     assert _with_cookies(deployment, cookies) == 401
+    deployment.forget_logins()  # the account's API sessions aged with it
 
 
 def test_the_sync_runs_as_its_service_account_and_fails_closed_without_it(
@@ -353,3 +363,71 @@ def test_the_sync_runs_as_its_service_account_and_fails_closed_without_it(
                 "update ab_user set username = ? where username = 'former_sync'", (SYNC_ACCOUNT,)
             )
     assert "in sync" in deployment.rempart("superset", "sync")
+
+
+def _claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def _refresh(deployment: Deployment, refresh_token: str) -> int:
+    with httpx.Client(base_url=deployment.url, timeout=60) as http:
+        return http.post(
+            "/api/v1/security/refresh", headers={"Authorization": f"Bearer {refresh_token}"}
+        ).status_code
+
+
+def test_api_tokens_live_and_end_with_a_session_of_their_own(
+    deployment: Deployment, browser: object, tmp_path: Path
+) -> None:
+    username, address = f"viewer_{deployment.departments[0]}", "127.0.0.10"
+
+    def tokens() -> dict:
+        body = _credentials(deployment, username, otp=deployment.code(username), refresh=True)
+        answer = _api_login(deployment, body, address)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    issued = tokens()
+    access, refresh = _claims(issued["access_token"]), _claims(issued["refresh_token"])
+    assert access["exp"] - access["iat"] <= 15 * 60
+    assert refresh["exp"] - refresh["iat"] <= 8 * 3600  # never the library's 30 days
+    assert _me(deployment, issued["access_token"]) == 200
+    assert _refresh(deployment, issued["refresh_token"]) == 200
+
+    # Logging out in a browser ends the account's tokens too.
+    page, _cookies = _browser_session(deployment, browser, username)
+    try:
+        _log_out(page, deployment)
+    finally:
+        page.close()
+    assert _me(deployment, issued["access_token"]) == 401
+    assert _refresh(deployment, issued["refresh_token"]) == 401
+
+    # So does a new password, set by an administrator (and set back: it is one again).
+    issued = tokens()
+    [spec] = [s for s in superset_accounts(deployment.settings) if s["username"] == username]
+    changed = tmp_path / "changed.password"
+    changed.write_text("another long password of this test\n")
+    changed.chmod(0o600)
+    server = SupersetServer(deployment.settings)
+    server.apply_accounts([{**spec, "password_file": str(changed)}])
+    server.apply_accounts([spec])
+    assert _me(deployment, issued["access_token"]) == 401
+    assert _refresh(deployment, issued["refresh_token"]) == 401
+    deployment.forget_logins()
+
+
+def test_an_account_an_administrator_deactivated_stays_so_at_the_next_start(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    username = "deactivated_person"
+    _create_account(deployment, tmp_path, username, ["Viewer sales"])
+    with _metadata(deployment) as metadata:
+        metadata.execute("update ab_user set active = 0 where username = ?", (username,))
+    _create_account(deployment, tmp_path, username, ["Viewer sales"])  # what each start does
+    with _metadata(deployment) as metadata:
+        [(active,)] = metadata.execute(
+            "select active from ab_user where username = ?", (username,)
+        ).fetchall()
+    assert not active

@@ -112,6 +112,14 @@ class Directory:
     def authenticate(self, username: str, password: str) -> DirectoryUser | None:
         """The directory's account for these credentials, with its group names; None if the
         name is unknown or the password wrong. Unreachable directory: ConnectionError."""
+        return self._person(username, password)
+
+    def lookup(self, username: str) -> DirectoryUser | None:
+        """The directory's account of this name as it is now (its groups), without its
+        password, through the bind account: None if the directory no longer has it."""
+        return self._person(username, None)
+
+    def _person(self, username: str, password: str | None) -> DirectoryUser | None:
         settings = self.settings
         bind_password = Path(settings.bind_password_file).read_text(encoding="utf-8").strip()
         try:
@@ -130,10 +138,11 @@ class Directory:
                     return None
                 entry = search.response[0]
                 user_dn, attributes = entry["dn"], entry["attributes"]
-                own = self._connect(user_dn, password)
-                if own is None:
-                    return None
-                own.unbind()
+                if password is not None:
+                    own = self._connect(user_dn, password)
+                    if own is None:
+                        return None
+                    own.unbind()
                 search.search(
                     settings.group_base,
                     f"(&{settings.group_filter}(member={escape_filter_chars(user_dn)}))",

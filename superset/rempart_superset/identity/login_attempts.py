@@ -3,9 +3,11 @@
 One place decides, for the login form, the REST login and the second-factor page alike:
 a locked account is refused before its password is checked (and after a decoy check that
 takes as long), a failure of any kind (password, code, recovery code) counts towards the
-lockout of that account name and is audited with the reason, and a success clears the count.
-Refusals all look like a wrong password, so nobody learns which part was wrong, nor whether
-the account exists or is locked.
+lockout of that account name and is audited with the reason, and a success clears the count
+and trusts the address (account_lockout.py). Callers pass the name of the account the login
+opens (`account_name` of the security manager), never the name as typed. Refusals all look
+like a wrong password, so nobody learns which part was wrong, nor whether the account exists
+or is locked.
 """
 
 import secrets
@@ -46,7 +48,7 @@ class LoginAttempts:
         return {"address": request.remote_addr, "path": request.path, **extra}
 
     def is_locked(self, username: str, password: str = "") -> bool:
-        if not username or not self.lockout.is_locked(username):
+        if not username or not self.lockout.is_locked(username, request.remote_addr):
             return False
         check_password_hash(_DECOY_HASH, password or "")
         append_event("superset_login_refused_locked", username, self._details())
@@ -71,6 +73,11 @@ class LoginAttempts:
                 },
             )
 
+    def refused_apart(self, username: str, reason: str) -> None:
+        """Audited like a failure, not counted: an attempt that no password could turn into a
+        login (a service account outside loopback or in a browser), so not a guess."""
+        append_event("superset_login_failed", username, self._details(reason=reason))
+
     def succeeded(self, username: str, factor: str) -> None:
-        self.lockout.record_success(username)
+        self.lockout.record_success(username, request.remote_addr)
         append_event("superset_login", username, self._details(factor=factor))

@@ -45,7 +45,7 @@ from superset.security import SupersetSecurityManager
 from werkzeug.wrappers import Response
 
 from rempart_superset.audit.audit_trail import append_event
-from rempart_superset.identity.account_lockout import AccountLockout
+from rempart_superset.identity.account_lockout import AccountLockout, account_key
 from rempart_superset.identity.directory import Directory, DirectoryUser
 from rempart_superset.identity.login_attempts import LoginAttempts, refused
 from rempart_superset.identity.machine_sessions import live_machine_session
@@ -56,13 +56,15 @@ from rempart_superset.identity.session_gate import (
     live_session,
     start_session,
 )
-from rempart_superset.identity.session_registry import SessionRegistry
+from rempart_superset.identity.session_registry import SessionRegistry, credential_of
 
 _logger = logging.getLogger("rempart.security")
 
 MFA_POLICIES = ("required", "optional", "off")
 SERVICE_FACTOR = "service"
 FACTOR_CLAIM = "rempart_factor"
+# A token's session of the registry (session_registry.py): the token lives as long as it does.
+SESSION_CLAIM = "rempart_session"
 TOKEN_FACTORS = ("password", "totp", "recovery_code", SERVICE_FACTOR)
 PENDING_KEY = "rempart_pending_login"
 PENDING_SECONDS = 600  # password given, code not yet: as long as an enrolment may take
@@ -78,12 +80,12 @@ def _form_login(view: AuthDBView | AuthLDAPView) -> Response:
     form = LoginForm_db()
     if not form.validate_on_submit():
         return refused(api=False, next_url=next_url)
-    username, password = form.username.data, form.password.data
+    username, password = security.account_name(form.username.data), form.password.data
     attempts = security.login_attempts
     if attempts.is_locked(username, password):
         return refused(api=False, next_url=next_url)
     if security.is_service_account(username):
-        attempts.failed(username, "service_account_in_browser")
+        attempts.refused_apart(username, "service_account_in_browser")
         return refused(api=False, next_url=next_url)
     user = security.authenticate(username, password)
     if not user:
@@ -154,17 +156,18 @@ class RempartSecurityApi(SecurityApi):
             return self.response_400(message="provider must be db or ldap")
         security = self.appbuilder.sm
         attempts = security.login_attempts
-        username = fields["username"]
+        username = security.account_name(fields["username"])
         if attempts.is_locked(username, fields["password"]):
+            return refused(api=True)
+        service = security.is_service_account(username)
+        if service and not security.request_is_local():
+            attempts.refused_apart(username, "service_account_not_local")
             return refused(api=True)
         user = security.authenticate(username, fields["password"])
         if not user:
             attempts.failed(username, "password")
             return refused(api=True)
-        if security.is_service_account(user.username):
-            if not security.request_is_local():
-                attempts.failed(username, "service_account_not_local")
-                return refused(api=True)
+        if service:
             factor = SERVICE_FACTOR
         elif security.mfa_required_for(user):
             if not security.second_factor.is_enrolled(user.id):
@@ -176,7 +179,12 @@ class RempartSecurityApi(SecurityApi):
         else:
             factor = "password"
         attempts.succeeded(username, factor)
-        claims = {FACTOR_CLAIM: factor}
+        # The tokens belong to a session of the registry, under the browsers' rules: idle and
+        # absolute limits, and ended by logout, a second-factor reset or a password change.
+        token_session = security.session_registry.open(
+            user.id, factor, credential=credential_of(user)
+        )
+        claims = {FACTOR_CLAIM: factor, SESSION_CLAIM: token_session}
         access = create_access_token(str(user.id), fresh=True, additional_claims=claims)
         answer = {"access_token": access}
         if body.get("refresh") is True:
@@ -187,12 +195,15 @@ class RempartSecurityApi(SecurityApi):
     @jwt_required(refresh=True)
     @safe
     def refresh(self) -> Response:
-        """A new access token for the factor the refresh token was issued on, if it still
-        satisfies the policy (load_user_jwt has checked it)."""
-        factor = get_jwt().get(FACTOR_CLAIM)
-        token = create_access_token(
-            get_jwt_identity(), fresh=False, additional_claims={FACTOR_CLAIM: factor}
-        )
+        """A new access token for the factor and session the refresh token was issued on, if
+        they still satisfy the policy (load_user_jwt has checked them); a directory account's
+        roles are first made to match its groups as they are now."""
+        security = self.appbuilder.sm
+        claims = {name: get_jwt().get(name) for name in (FACTOR_CLAIM, SESSION_CLAIM)}
+        if not security.directory_still_vouches(g.user):
+            security.session_registry.close(claims[SESSION_CLAIM])
+            return refused(api=True)
+        token = create_access_token(get_jwt_identity(), fresh=False, additional_claims=claims)
         return self.response(200, access_token=token)
 
 
@@ -268,12 +279,22 @@ class RempartSecurityManager(SupersetSecurityManager):
 
     @staticmethod
     def is_service_account(username: str) -> bool:
-        return username in current_app.config["REMPART_SERVICE_ACCOUNTS"]
+        names = current_app.config["REMPART_SERVICE_ACCOUNTS"]
+        return account_key(username) in {account_key(name) for name in names}
 
     @staticmethod
     def is_report_account(username: str) -> bool:
         """The accounts reports run as (machine_sessions.py): no login of any kind."""
-        return username in current_app.config["REMPART_REPORT_ACCOUNTS"]
+        names = current_app.config["REMPART_REPORT_ACCOUNTS"]
+        return account_key(username) in {account_key(name) for name in names}
+
+    def account_name(self, typed: str) -> str:
+        """The name of the account a login typed as `typed` opens: Flask-AppBuilder finds
+        accounts case-insensitively, then by e-mail, so every rule of a login (lockout,
+        service and report accounts) is decided on the account found, not on the name as
+        typed. A name no account has is kept as typed (its failures count all the same)."""
+        user = self.find_user(username=typed) or self.find_user(email=typed)
+        return user.username if user is not None else typed
 
     def mfa_required_for(self, user: Any) -> bool:
         """Whether this person must give a code: always under `required`, once enrolled under
@@ -294,12 +315,17 @@ class RempartSecurityManager(SupersetSecurityManager):
 
     def authenticate(self, username: str, password: str) -> Any | None:
         """The account these credentials open: the directory's when Rempart uses one, a local
-        account's otherwise (and always for the service accounts). Never a report account's."""
-        if self.is_report_account(username):
+        account's otherwise (and always for the service accounts). Never a report account's,
+        however its name is written."""
+        if self.is_report_account(self.account_name(username)):
             return None
         if self.auth_type == AUTH_LDAP and not self.is_service_account(username):
-            return self.auth_user_ldap(username, password)
-        return self.auth_user_db(username, password)
+            user = self.auth_user_ldap(username, password)
+        else:
+            user = self.auth_user_db(username, password)
+        if user is None or self.is_report_account(user.username):
+            return None
+        return user
 
     def auth_user_ldap(self, username: str, password: str) -> Any | None:
         """Check the password with the directory, then make the local account match it: its
@@ -326,8 +352,9 @@ class RempartSecurityManager(SupersetSecurityManager):
     @staticmethod
     def identity_provider_person(remote: Any, token: dict) -> DirectoryUser:
         """Who the verified ID token names, and their groups (REMPART_OIDC_GROUPS_CLAIM; from
-        the userinfo endpoint if the token has none). Keycloak's full group paths (`/name`)
-        count by their last part."""
+        the userinfo endpoint if the token has none). Keycloak's full group paths count for a
+        top-level group only (`/rempart-sales` is `rempart-sales`): a nested group of the same
+        name (`/projects/rempart-sales`) is another group, which maps to nothing."""
         claims = dict(token.get("userinfo") or {})
         if not claims.get("sub"):
             raise ValueError("the provider's answer has no verified ID token")
@@ -345,8 +372,24 @@ class RempartSecurityManager(SupersetSecurityManager):
             first_name=str(claims.get("given_name") or username),
             last_name=str(claims.get("family_name") or username),
             email=str(claims.get("email") or f"{username}@directory.invalid"),
-            groups=frozenset(str(group).rsplit("/", 1)[-1] for group in groups),
+            groups=frozenset(
+                group[1:] if group.startswith("/") and group.count("/") == 1 else group
+                for group in map(str, groups)
+            ),
         )
+
+    def directory_still_vouches(self, user: Any) -> bool:
+        """Before a refresh: a directory account (REMPART_AUTH=ldap) keeps its tokens only
+        while the directory still has it in one of Rempart's groups, and its roles follow its
+        groups as they are now. Local and service accounts: True."""
+        if self.auth_type != AUTH_LDAP or self.is_service_account(user.username):
+            return True
+        try:
+            person = Directory(current_app.config["REMPART_DIRECTORY"]).lookup(user.username)
+        except (ConnectionError, OSError) as error:
+            _logger.error("LDAP lookup of %r failed: %s", user.username, error)
+            return False  # fail closed: the person logs in again when it answers
+        return person is not None and self.directory_account(person) is not None
 
     def directory_account(self, person: DirectoryUser) -> Any | None:
         """The local account of a person the directory (LDAP or the identity provider) has
@@ -444,17 +487,21 @@ class RempartSecurityManager(SupersetSecurityManager):
             return None
         if live_machine_session(current_app.config["REDIS_URL"], user.id):
             return user
-        if not live_session(self.session_registry, user.id):
+        if not live_session(self.session_registry, user):
             return None
         return user
 
     def load_user_jwt(self, _jwt_header: dict, jwt_data: dict) -> Any | None:
-        """From a token: only one issued by Rempart's login, on a factor still enough."""
+        """From a token: only one issued by Rempart's login, on a factor still enough, whose
+        session is still live."""
         factor = jwt_data.get(FACTOR_CLAIM)
         if factor not in TOKEN_FACTORS:
             return None
         user = self.get_user_by_id(int(jwt_data["sub"]))
         if user is None or not user.is_active:
+            return None
+        session_token = jwt_data.get(SESSION_CLAIM)
+        if not self.session_registry.check(session_token, user.id, credential=credential_of(user)):
             return None
         if (factor == SERVICE_FACTOR) != self.is_service_account(user.username):
             return None

@@ -13,15 +13,16 @@ from flask import Flask, has_request_context, request, session
 from flask_login import login_user, user_logged_out
 
 from rempart_superset.audit.audit_trail import append_event
-from rempart_superset.identity.session_registry import SessionRegistry
+from rempart_superset.identity.session_registry import SessionRegistry, credential_of
 
 SESSION_TOKEN_KEY = "_rempart_sid"  # noqa: S105 (a key of the session, not a secret)
 
 
-def live_session(registry: SessionRegistry, user_id: int) -> bool:
+def live_session(registry: SessionRegistry, user: Any) -> bool:
     if not has_request_context():
         return False
-    if registry.check(session.get(SESSION_TOKEN_KEY), int(user_id)):
+    token = session.get(SESSION_TOKEN_KEY)
+    if registry.check(token, int(user.id), credential=credential_of(user)):
         return True
     session.clear()
     return False
@@ -30,7 +31,7 @@ def live_session(registry: SessionRegistry, user_id: int) -> bool:
 def start_session(registry: SessionRegistry, user: Any, factor: str) -> None:
     session.clear()  # nothing of the anonymous session (the pending login) carries over
     login_user(user, remember=False)
-    session[SESSION_TOKEN_KEY] = registry.open(user.id, factor)
+    session[SESSION_TOKEN_KEY] = registry.open(user.id, factor, credential=credential_of(user))
 
 
 def end_sessions_on_logout(app: Flask, registry: SessionRegistry) -> None:
@@ -39,10 +40,12 @@ def end_sessions_on_logout(app: Flask, registry: SessionRegistry) -> None:
         if token is None:
             return
         registry.close(token)
+        # Logging out ends the account's other sessions too: other browsers, API tokens.
+        others = registry.close_all_for(int(user.id)) if user is not None else 0
         append_event(
             "superset_logout",
             getattr(user, "username", None) or "anonymous",
-            {"address": request.remote_addr, "path": request.path},
+            {"address": request.remote_addr, "path": request.path, "other_sessions": others},
         )
 
     # Held by the registry's owner: blinker keeps weak references only.

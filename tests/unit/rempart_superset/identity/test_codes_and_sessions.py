@@ -146,3 +146,28 @@ def test_sessions_end_when_idle_too_old_or_closed(database: Path) -> None:
     registry.open(7, "totp", now=NOW)
     assert registry.close_all_for(7) == 2
     assert not registry.check(None, 7) and not registry.check("", 7)
+
+
+def test_a_session_ends_when_its_account_s_password_changes(database: Path) -> None:
+    registry = SessionRegistry(create_engine(f"sqlite:///{database}"), 1800, 8 * 3600)
+    registry.create_tables()
+    token = registry.open(7, "totp", now=NOW, credential="digest of the old hash")
+    assert registry.check(token, 7, now=NOW + 1, credential="digest of the old hash")
+    assert not registry.check(token, 7, now=NOW + 2, credential="digest of the new hash")
+    assert not registry.check(token, 7, now=NOW + 3, credential="digest of the old hash")
+
+
+def test_sessions_of_a_release_before_credentials_end_at_the_upgrade(database: Path) -> None:
+    with sqlite3.connect(database) as old:
+        old.execute(
+            "create table rempart_sessions (token_hash varchar(64) primary key, "
+            "user_id integer not null, created_at float not null, last_seen float not null, "
+            "factor varchar(32) not null)"
+        )
+        old.execute("insert into rempart_sessions values ('h', 7, 1, 1, 'totp')")
+    registry = SessionRegistry(create_engine(f"sqlite:///{database}"), 1800, 8 * 3600)
+    registry.create_tables()
+    token = registry.open(7, "totp", now=NOW)
+    assert registry.check(token, 7, now=NOW + 1)
+    with sqlite3.connect(database) as db:
+        assert db.execute("select count(*) from rempart_sessions").fetchone() == (1,)
