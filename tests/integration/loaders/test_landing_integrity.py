@@ -218,6 +218,8 @@ def test_the_loader_role_cannot_rewrite_history(landing: Landing) -> None:
             "update audit.events set actor = 'mallory'",
             "select * from audit.events",
             f"delete from raw.records where file_id = {result.file_id}",
+            "select * from raw.records limit 1",  # nor read what landed
+            "select * from raw.sheets limit 1",
             "select * from private.keys",
         ):
             try:
