@@ -166,11 +166,15 @@ class Deployment:
 
 def log_in(browser: object, deployment: Deployment, username: str) -> object:
     page = browser.new_page(viewport={"width": 1600, "height": 2300})
-    page.goto(f"{deployment.url}/login/")
+    # Each step once its page is idle, as a person does: a request of the page still in
+    # flight answers with the session cookie it began with, and would drop the pending login
+    # (a race of the product's second-factor step, which fails closed: back to the login).
+    page.goto(f"{deployment.url}/login/", wait_until="networkidle")
     page.locator("input#username").fill(username)
     page.locator("input[type=password]").fill(deployment.password(username))
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url("**/rempart/mfa/", timeout=60_000)
+    page.wait_for_load_state("networkidle")
     page.locator("input#code").fill(deployment.code(username))
     page.get_by_role("button", name="Verify").click()
     page.wait_for_url(lambda url: "/login" not in url and "/rempart/" not in url, timeout=60_000)
