@@ -89,20 +89,12 @@ format: venv
 system-packages:
 	@bash tests/system_packages.sh
 
-# Two pytest processes at once, each with ports of its own: the browser tests (which mostly wait
-# on Superset and the browser) here, the unit and integration tests in the background, their
-# report printed when both are done (and kept in logs/pytest-unit-integration.log).
+# One pytest process. Two at once (tests/e2e beside tests/unit and tests/integration, each
+# with ports of its own through REMPART_TEST_PORTS) took 23 minutes instead of 34 on a fresh
+# clone, but widened a race of the browser login's second step; back to one until it is fixed.
 test: system-packages lint superset-venv
-	@echo "==> pytest: tests/e2e below; tests/unit and tests/integration at the same time, reported after"
-	@mkdir -p logs
-	@REMPART_TEST_PORTS=26400-32700 $(VENV)/bin/pytest -p no:cacheprovider tests/unit tests/integration \
-		> logs/pytest-unit-integration.log 2>&1 & background=$$!; \
-	trap 'kill $$background 2>/dev/null' INT TERM; \
-	REMPART_TEST_PORTS=20000-26399 $(VENV)/bin/pytest tests/e2e; e2e=$$?; \
-	wait $$background; rest=$$?; \
-	echo "==> pytest tests/unit tests/integration (logs/pytest-unit-integration.log)"; \
-	cat logs/pytest-unit-integration.log; \
-	test $$e2e -eq 0 && test $$rest -eq 0
+	@echo "==> pytest"
+	@$(VENV)/bin/pytest
 
 # The inner loop: what needs neither Superset nor a browser, nor the slow tests.
 test-fast: venv
