@@ -163,5 +163,5 @@ def test_a_service_account_is_refused_in_the_form_however_its_name_is_written(
     for number, typed in enumerate((SYNC_ACCOUNT.upper(), email), start=30):
         leads_to = _form_login(deployment, f"127.0.0.{number}", typed, password)
         assert "/login/" in leads_to and "/rempart/mfa" not in leads_to, (typed, leads_to)
-    # Nor by the REST login from elsewhere, nor as a report account however written.
+    # Nor by the REST login from elsewhere, however written.
     assert _login(deployment, "127.0.0.32", SYNC_ACCOUNT.upper(), password).status_code == 401

@@ -315,9 +315,9 @@ class RempartSecurityManager(SupersetSecurityManager):
 
     def authenticate(self, username: str, password: str) -> Any | None:
         """The account these credentials open: the directory's when Rempart uses one, a local
-        account's otherwise (and always for the service accounts). Never a report account's,
-        however its name is written."""
-        if self.is_report_account(self.account_name(username)):
+        account's otherwise (and always for the service accounts). Never a report account's.
+        `username` is the account's name (`account_name`), as every login path passes it."""
+        if self.is_report_account(username):
             return None
         if self.auth_type == AUTH_LDAP and not self.is_service_account(username):
             user = self.auth_user_ldap(username, password)
